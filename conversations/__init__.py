@@ -1,0 +1,1 @@
+"""The conversation engine: inbound pipeline, bot, outbound delivery and the bus between them."""

@@ -1,0 +1,192 @@
+"""Outbound delivery: sends queued messages in order per conversation, retries, never loses one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from channels.base import ChannelAdapter, DeliveryError, DeliveryReceipt, OutboundMessage
+from crm_core.db import Database
+from crm_core.enums import Direction, MessageStatus
+from crm_core.models import Conversation, Identity, Message
+from crm_core.types import utcnow
+
+from conversations.metrics import EngineMetrics
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 300.0
+
+
+def backoff_delay(attempt: int, *, rng: random.Random, retry_after: float | None = None) -> float:
+    """Capped exponential backoff with full jitter, but never sooner than Retry-After."""
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(attempt - 1, 0))
+    delay = rng.uniform(0, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+class Dispatcher:
+    """Drains the outbox; one task per process in the embedded mode."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        adapters: Mapping[str, ChannelAdapter],
+        metrics: EngineMetrics,
+        max_attempts: int,
+        poll_seconds: float,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.adapters = adapters
+        self.metrics = metrics
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._in_flight: set[str] = set()
+
+    def wake(self) -> None:
+        """Called after a commit that queued messages, so they go out without waiting a poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Loop until cancelled: drain, then sleep until woken or the poll interval passes."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("outbox drain failed; retrying after the poll interval")
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def drain(self) -> int:
+        """Send everything due now; returns how many messages were attempted."""
+        batch = await self._due()
+        by_conversation: dict[str, list[tuple[Message, str]]] = {}
+        for message, address in batch:
+            by_conversation.setdefault(message.conversation_id, []).append((message, address))
+        self._in_flight.update(message.id for message, _ in batch)
+        try:
+            await asyncio.gather(*(self._send_in_order(items) for items in by_conversation.values()))
+        finally:
+            self._in_flight.difference_update(message.id for message, _ in batch)
+        return len(batch)
+
+    async def _due(self) -> list[tuple[Message, str]]:
+        now = self.clock()
+        stmt = (
+            select(Message, Identity.external_id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .join(Identity, Identity.id == Conversation.identity_id)
+            .where(
+                Message.direction == Direction.OUT.value,
+                Message.status == MessageStatus.QUEUED.value,
+                Message.next_attempt_at <= now,
+            )
+            .order_by(Message.created_at, Message.id)
+            .limit(BATCH)
+        )
+        async with self.db.reading() as session:
+            rows = (await session.execute(stmt)).all()
+        return [(message, address) for message, address in rows if message.id not in self._in_flight]
+
+    async def _send_in_order(self, items: list[tuple[Message, str]]) -> None:
+        for message, address in items:
+            if not await self._send_one(message, address):
+                return  # keep order: later messages of this conversation wait for this one
+
+    async def _send_one(self, message: Message, address: str) -> bool:
+        adapter = self.adapters.get(message.channel)
+        if adapter is None:
+            await self._fail(message, f"channel {message.channel} is not configured")
+            return False
+        outbound = OutboundMessage(
+            message_id=message.id,
+            channel=message.channel,
+            external_user_id=address,
+            text=message.text,
+        )
+        try:
+            receipt = await adapter.send(outbound)
+        except DeliveryError as exc:
+            await self._after_error(message, exc)
+            return False
+        except Exception as exc:  # an adapter bug must not kill the dispatcher
+            log.exception("adapter %s raised while sending %s", message.channel, message.id)
+            await self._after_error(message, DeliveryError(repr(exc)[:200], retryable=True))
+            return False
+        await self._succeed(message, receipt)
+        return True
+
+    async def _succeed(self, message: Message, receipt: DeliveryReceipt) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == message.id)
+                .values(
+                    status=receipt.status,
+                    external_id=receipt.external_id,
+                    sent_at=self.clock(),
+                    attempts=Message.attempts + 1,
+                    next_attempt_at=None,
+                    error=None,
+                )
+            )
+        self.metrics.outbound.labels(channel=message.channel, status=receipt.status).inc()
+
+    async def _after_error(self, message: Message, error: DeliveryError) -> None:
+        attempt = message.attempts + 1
+        if not error.retryable or attempt >= self.max_attempts:
+            await self._fail(message, error.reason)
+            return
+        delay = backoff_delay(attempt, rng=self.rng, retry_after=error.retry_after)
+        retry_at = self.clock() + timedelta(seconds=delay)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == message.id)
+                .values(attempts=attempt, next_attempt_at=retry_at, error=error.reason[:500])
+            )
+            # Later replies in the same conversation wait too, so order is kept.
+            await session.execute(
+                update(Message)
+                .where(
+                    Message.conversation_id == message.conversation_id,
+                    Message.status == MessageStatus.QUEUED.value,
+                    Message.id != message.id,
+                    Message.created_at >= message.created_at,
+                    Message.next_attempt_at < retry_at,
+                )
+                .values(next_attempt_at=retry_at)
+            )
+        self.metrics.outbound.labels(channel=message.channel, status="retry").inc()
+        log.warning("send of %s failed (attempt %d), retry in %.1fs", message.id, attempt, delay)
+
+    async def _fail(self, message: Message, reason: str) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == message.id)
+                .values(
+                    status=MessageStatus.FAILED.value,
+                    attempts=Message.attempts + 1,
+                    next_attempt_at=None,
+                    error=reason[:500],
+                )
+            )
+        self.metrics.outbound.labels(channel=message.channel, status="failed").inc()
+        log.warning("message %s failed permanently", message.id)

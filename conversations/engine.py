@@ -1,0 +1,200 @@
+"""Processing one inbox event: identify, continue the conversation, log, let the bot answer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.base import InboundEvent
+from crm_core import customers, timeline
+from crm_core.conversations import add_outbound, move, open_or_continue
+from crm_core.db import Database
+from crm_core.enums import ConversationStatus, Direction, InboxStatus, MessageStatus
+from crm_core.models import Conversation, Customer, InboxEvent, Message
+from crm_core.types import new_id, utcnow
+
+from conversations.bot import BotContext, BotDecision, FirstBot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing one event produced (for metrics and for waking the dispatcher)."""
+
+    processed: bool
+    replies: int = 0
+    handoff: bool = False
+
+
+class ConversationEngine:
+    """Runs the pipeline step 3 of DESIGN.md for one event, all in one transaction."""
+
+    def __init__(self, *, db: Database, bot: FirstBot, region: str) -> None:
+        self.db = db
+        self.bot = bot
+        self.region = region
+
+    async def process(self, inbox_id: str) -> Outcome:
+        """Idempotent: an event already processed is skipped, so redelivery is harmless."""
+        async with self.db.transaction() as session:
+            row = await self._claim(session, inbox_id)
+            if row is None:
+                return Outcome(processed=False)
+            event = InboundEvent.model_validate(row.event)
+            outcome = await self._handle(session, event)
+            row.status = InboxStatus.PROCESSED.value
+            row.processed_at = utcnow()
+            row.attempts += 1
+            return outcome
+
+    async def record_failure(self, inbox_id: str, error: str, *, give_up: bool) -> None:
+        """Count a failed attempt in its own transaction; park the event after too many."""
+        async with self.db.transaction() as session:
+            row = await session.get(InboxEvent, inbox_id)
+            if row is None or row.status != InboxStatus.PENDING.value:
+                return
+            row.attempts += 1
+            row.error = error[:500]
+            if give_up:
+                row.status = InboxStatus.FAILED.value
+
+    async def _claim(self, session: AsyncSession, inbox_id: str) -> InboxEvent | None:
+        stmt = select(InboxEvent).where(InboxEvent.id == inbox_id)
+        if self.db.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        row = (await session.execute(stmt)).scalar_one_or_none()
+        if row is None or row.status != InboxStatus.PENDING.value:
+            return None
+        return row
+
+    async def _handle(self, session: AsyncSession, event: InboundEvent) -> Outcome:
+        resolved = await customers.resolve_identity(
+            session,
+            channel=event.channel,
+            external_id=event.external_user_id,
+            display_name=event.display_name,
+            username=event.username,
+        )
+        if event.contact is not None:
+            resolved = await customers.add_contact_details(
+                session,
+                resolved,
+                phone=event.contact.phone,
+                email=event.contact.email,
+                name=event.contact.name,
+                verified=event.contact.verified,
+                source=event.channel,
+                region=self.region,
+                join_on_verified_match=False,
+            )
+        customer = resolved.customer
+        returning = await _has_messages(session, customer.id)
+        conversation, _ = await open_or_continue(
+            session, customer_id=customer.id, identity=resolved.identity, language=None
+        )
+        inbound = await _log_inbound(session, self.db, conversation, event)
+        if inbound is None:
+            return Outcome(processed=True)
+        customer.last_seen_at = utcnow()
+        if conversation.status != ConversationStatus.BOT.value:
+            # A human owns it (or it waits for one): the bot stays silent.
+            return Outcome(processed=True)
+        decision = self.bot.decide(_context(event, customer, conversation, returning=returning))
+        return self._apply(session, conversation, customer, inbound, decision)
+
+    def _apply(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        customer: Customer,
+        inbound: Message,
+        decision: BotDecision,
+    ) -> Outcome:
+        inbound.intent = decision.intent
+        inbound.intent_confidence = decision.confidence
+        conversation.language = decision.language
+        if not customer.language:
+            customer.language = decision.language
+        state = dict(conversation.bot_state)
+        state["offered_human"] = decision.offer_human
+        state["failed_turns"] = 0 if decision.understood else int(state.get("failed_turns", 0)) + 1
+        conversation.bot_state = state
+        if decision.replies:
+            # One turn, one message: several sends per turn would trip per-chat rate limits.
+            text = "\n\n".join(decision.replies)
+            add_outbound(session, conversation, text=text, author_type="bot")
+        if decision.handoff:
+            move(
+                session,
+                conversation,
+                ConversationStatus.WAITING_AGENT,
+                actor_type="bot",
+                reason=f"intent:{decision.intent}" if decision.understood else "not_understood",
+            )
+        return Outcome(processed=True, replies=int(bool(decision.replies)), handoff=decision.handoff)
+
+
+async def _has_messages(session: AsyncSession, customer_id: str) -> bool:
+    stmt = select(Message.id).where(Message.customer_id == customer_id).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+def _context(
+    event: InboundEvent, customer: Customer, conversation: Conversation, *, returning: bool
+) -> BotContext:
+    state: dict[str, Any] = conversation.bot_state or {}
+    return BotContext(
+        text=event.text,
+        customer_name=customer.name,
+        is_returning=returning,
+        preferred_language=customer.language,
+        offered_human=bool(state.get("offered_human")),
+        failed_turns=int(state.get("failed_turns", 0)),
+    )
+
+
+async def _log_inbound(
+    session: AsyncSession, db: Database, conversation: Conversation, event: InboundEvent
+) -> Message | None:
+    """Insert the customer's message once (unique per channel + message id) and time-line it."""
+    message_id = new_id()
+    values: dict[str, Any] = {
+        "id": message_id,
+        "conversation_id": conversation.id,
+        "customer_id": conversation.customer_id,
+        "channel": event.channel,
+        "direction": Direction.IN.value,
+        "author_type": "customer",
+        "author_name": event.display_name,
+        "text": event.text,
+        "attachments": [a.model_dump(mode="json") for a in event.attachments],
+        "status": MessageStatus.RECEIVED.value,
+        "external_id": event.external_message_id,
+        "attempts": 0,
+        "created_at": utcnow(),
+    }
+    await session.flush()
+    stmt = (
+        db.insert(Message)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(Message.id)
+    )
+    if (await session.execute(stmt)).scalar_one_or_none() is None:
+        log.info("duplicate message %s on %s ignored", event.external_message_id, event.channel)
+        return None
+    conversation.last_message_at = values["created_at"]
+    timeline.record(
+        session,
+        customer_id=conversation.customer_id,
+        conversation_id=conversation.id,
+        kind="message_received",
+        actor_type="customer",
+        data={"message_id": message_id, "channel": event.channel},
+    )
+    return await session.get_one(Message, message_id)

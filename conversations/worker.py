@@ -1,0 +1,103 @@
+"""The in-process worker: one task per bus partition, so each customer's events stay in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from crm_core.db import Database
+from crm_core.enums import InboxStatus
+from crm_core.models import InboxEvent
+
+from conversations.bus import Bus
+from conversations.engine import ConversationEngine
+from conversations.metrics import EngineMetrics
+
+log = logging.getLogger(__name__)
+
+MAX_PROCESS_ATTEMPTS = 5
+
+
+class Worker:
+    """Consumes the bus, runs the engine, and tells the dispatcher when replies are queued."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bus: Bus,
+        engine: ConversationEngine,
+        metrics: EngineMetrics,
+        on_replies: Callable[[], None],
+        retry_delay_s: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.engine = engine
+        self.metrics = metrics
+        self.on_replies = on_replies
+        self.retry_delay_s = retry_delay_s
+        self._recovered: set[str] = set()
+
+    async def recover(self) -> int:
+        """Re-publish inbox events stored but not processed (a crash or restart in between)."""
+        stmt = (
+            select(InboxEvent.id, InboxEvent.partition_key)
+            .where(InboxEvent.status == InboxStatus.PENDING.value)
+            .order_by(InboxEvent.received_at, InboxEvent.id)
+        )
+        async with self.db.reading() as session:
+            rows = (await session.execute(stmt)).all()
+        fresh = [(event_id, key) for event_id, key in rows if event_id not in self._recovered]
+        for event_id, key in fresh:
+            self._recovered.add(event_id)
+            self.bus.publish(event_id, key=key)
+        if fresh:
+            log.info("recovered %d unprocessed inbox events", len(fresh))
+        return len(fresh)
+
+    async def poll_inbox(self, interval_s: float) -> None:
+        """For a worker without a shared bus: pick up events other processes stored."""
+        while True:
+            try:
+                await self.recover()
+            except Exception:
+                log.exception("inbox poll failed")
+            await asyncio.sleep(interval_s)
+
+    async def run_partition(self, partition: int) -> None:
+        """Process this partition's events one at a time, forever."""
+        while True:
+            event_id = await self.bus.next(partition)
+            await self.handle(event_id)
+
+    async def handle(self, event_id: str) -> None:
+        """Process one event; retry a few times in place, then park it as failed."""
+        for attempt in range(1, MAX_PROCESS_ATTEMPTS + 1):
+            started = time.perf_counter()
+            try:
+                outcome = await self.engine.process(event_id)
+            except Exception as exc:
+                self.metrics.processing_failures.inc()
+                log.exception("processing inbox event %s failed (attempt %d)", event_id, attempt)
+                give_up = attempt == MAX_PROCESS_ATTEMPTS
+                await self._record_failure(event_id, repr(exc), give_up=give_up)
+                if not give_up:
+                    await asyncio.sleep(self.retry_delay_s * attempt)
+                continue
+            self.metrics.processing.observe(time.perf_counter() - started)
+            self._recovered.discard(event_id)
+            if outcome.replies:
+                self.on_replies()
+            return
+        self._recovered.discard(event_id)
+
+    async def _record_failure(self, event_id: str, error: str, *, give_up: bool) -> None:
+        try:
+            await self.engine.record_failure(event_id, error, give_up=give_up)
+        except Exception:
+            log.exception("could not record the failure of inbox event %s", event_id)

@@ -1,0 +1,1 @@
+"""Alembic migrations, run by `omnicrm migrate` (and by tests) on SQLite and PostgreSQL."""

@@ -1,0 +1,304 @@
+"""SQLAlchemy 2 typed models: the tables every other package reaches through crm_core only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from crm_core.types import UTCDateTime, new_id, utcnow
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations name constraints stably."""
+
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+Base.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+IdColumn = String(32)
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(IdColumn, primary_key=True, default=new_id)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(default=utcnow, nullable=False)
+
+
+class Customer(Base):
+    """One person across every channel: the 360° profile hangs off this row."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = _id()
+    name: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(8))
+    lifecycle_stage: Mapped[str] = mapped_column(String(20), default="lead", nullable=False)
+    tags: Mapped[list[Any]] = mapped_column(default=list, nullable=False)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, nullable=False)
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (Index("ix_customers_created_at_id", "created_at", "id"),)
+
+
+class ContactPoint(Base):
+    """A phone (E.164) or e-mail (lower-cased) of a customer; a verified one is unique."""
+
+    __tablename__ = "contact_points"
+
+    id: Mapped[str] = _id()
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    value: Mapped[str] = mapped_column(String(320), nullable=False)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    source: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "kind", "value"),
+        Index("ix_contact_points_kind_value", "kind", "value"),
+        Index(
+            "uq_contact_points_verified",
+            "kind",
+            "value",
+            unique=True,
+            sqlite_where=text("verified = 1"),
+            postgresql_where=text("verified"),
+        ),
+    )
+
+
+class Identity(Base):
+    """A customer's handle on one channel, e.g. a Telegram user id (stored as a string)."""
+
+    __tablename__ = "identities"
+
+    id: Mapped[str] = _id()
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20), nullable=False)
+    external_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    username: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+
+class Conversation(Base):
+    """A thread with one customer on one identity; its status says who owns it."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = _id()
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    identity_id: Mapped[str] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), nullable=False
+    )
+    channel: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), default="bot", nullable=False)
+    language: Mapped[str | None] = mapped_column(String(8))
+    assigned_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    bot_state: Mapped[dict[str, Any]] = mapped_column(default=dict, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, nullable=False)
+    last_message_at: Mapped[datetime | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_conversations_created_at_id", "created_at", "id"),
+        Index("ix_conversations_customer_id_status", "customer_id", "status"),
+        Index("ix_conversations_identity_id_status", "identity_id", "status"),
+    )
+
+
+class Message(Base):
+    """Every message in and out; outbound rows in status `queued` form the outbox."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = _id()
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
+    )
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    channel: Mapped[str] = mapped_column(String(20), nullable=False)
+    direction: Mapped[str] = mapped_column(String(3), nullable=False)
+    author_type: Mapped[str] = mapped_column(String(10), nullable=False)
+    author_id: Mapped[str | None] = mapped_column(String(64))
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    attachments: Mapped[list[Any]] = mapped_column(default=list, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    intent: Mapped[str | None] = mapped_column(String(64))
+    intent_confidence: Mapped[float | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = _created()
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at", "id"),
+        Index("ix_messages_customer_id_created_at", "customer_id", "created_at"),
+        Index("ix_messages_created_at_id", "created_at", "id"),
+        Index("ix_messages_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+
+class TimelineEvent(Base):
+    """Something that happened to a customer, with who did it: the 360° timeline."""
+
+    __tablename__ = "timeline_events"
+
+    id: Mapped[str] = _id()
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    actor_type: Mapped[str] = mapped_column(String(10), nullable=False)
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        Index("ix_timeline_events_customer_id_created_at", "customer_id", "created_at", "id"),
+        Index("ix_timeline_events_conversation_id", "conversation_id"),
+    )
+
+
+class InboxEvent(Base):
+    """A received channel event, stored before the webhook answers; the dedupe key is here."""
+
+    __tablename__ = "inbox_events"
+
+    id: Mapped[str] = _id()
+    channel: Mapped[str] = mapped_column(String(20), nullable=False)
+    external_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    partition_key: Mapped[str] = mapped_column(String(300), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), default="pending", nullable=False)
+    event: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    error: Mapped[str | None] = mapped_column(String(500))
+    received_at: Mapped[datetime] = _created()
+    processed_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_inbox_events_status_received_at", "status", "received_at"),
+    )
+
+
+class Agent(Base):
+    """A console user (agent, supervisor or admin) with an argon2 password hash."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = _id()
+    email: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class ApiKey(Base):
+    """A bearer key for the REST API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True, nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = _created()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebchatSession(Base):
+    """A web chat visitor's session; the token that proves it is stored hashed."""
+
+    __tablename__ = "webchat_sessions"
+
+    id: Mapped[str] = _id()
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = _created()
+
+
+class Service(Base):
+    """A bookable service of the catalogue (consultations and treatments)."""
+
+    __tablename__ = "services"
+
+    id: Mapped[str] = _id()
+    key: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name_vi: Mapped[str] = mapped_column(String(200), nullable=False)
+    name_en: Mapped[str] = mapped_column(String(200), nullable=False)
+    duration_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    price: Mapped[int] = mapped_column(Integer, nullable=False)  # in minor units of currency
+    currency: Mapped[str] = mapped_column(String(3), default="VND", nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class Purchase(Base):
+    """Something a customer bought; lifetime value and last purchase come from these rows."""
+
+    __tablename__ = "purchases"
+
+    id: Mapped[str] = _id()
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    description: Mapped[str] = mapped_column(String(300), nullable=False)
+    amount: Mapped[int] = mapped_column(Integer, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), default="VND", nullable=False)
+    external_id: Mapped[str | None] = mapped_column(String(120), unique=True)
+    purchased_at: Mapped[datetime] = mapped_column(nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (Index("ix_purchases_customer_id_purchased_at", "customer_id", "purchased_at"),)

@@ -1,0 +1,17 @@
+"""`POST /api/v1/nlu/parse`: what the bot understands of a text, in Rasa's parse shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from omnicrm.api.deps import RuntimeDep, SupervisorDep
+from omnicrm.api.schemas import ParseIn
+
+router = APIRouter(prefix="/nlu", tags=["nlu"])
+
+
+@router.post("/parse")
+async def parse(body: ParseIn, _: SupervisorDep, runtime: RuntimeDep) -> dict[str, Any]:
+    return runtime.nlu.parse(body.text).to_rasa()

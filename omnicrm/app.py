@@ -1,0 +1,82 @@
+"""The FastAPI app factory (`uvicorn --factory omnicrm.app:create_app`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from channels.webchat import STATIC_DIR
+
+from omnicrm import __version__
+from omnicrm.api import (
+    admin,
+    conversations,
+    customers,
+    errors,
+    nlu,
+    system,
+    webchat,
+    webhooks,
+)
+from omnicrm.runtime import Runtime
+from omnicrm.settings import Settings
+
+CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build an app around one Runtime; nothing is created at import time."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime.build(settings)
+        app.state.runtime = runtime
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="omnicrm",
+        version=__version__,
+        description="Omnichannel conversational CRM: REST API v1, webhooks and web chat.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    api = APIRouter(prefix="/api/v1")
+    for module in (customers, conversations, nlu, webchat, admin):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(webhooks.router)
+    app.include_router(system.router)
+    _mount_webchat_page(app, settings)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/webchat")
+
+    return app
+
+
+def _mount_webchat_page(app: FastAPI, settings: Settings) -> None:
+    page = (STATIC_DIR / "webchat.html").read_text(encoding="utf-8")
+    page = page.replace(
+        'data-business-name="Omni CRM"', f'data-business-name="{_attr(settings.business_name)}"'
+    )
+    app.mount("/webchat/static", StaticFiles(directory=STATIC_DIR), name="webchat-static")
+
+    @app.get("/webchat", include_in_schema=False)
+    async def webchat_page() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Content-Security-Policy": CSP})
+
+
+def _attr(value: str) -> str:
+    return (
+        value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    )

@@ -1,0 +1,108 @@
+"""Builds and runs the pieces of one process: database, bus, adapters, engine, worker, dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from channels.base import ChannelAdapter
+from channels.telegram import TelegramAdapter
+from channels.webchat import WebchatAdapter
+from conversations.bot import FirstBot
+from conversations.bus import InProcessBus
+from conversations.dispatcher import Dispatcher
+from conversations.engine import ConversationEngine
+from conversations.faq import FaqBook
+from conversations.metrics import EngineMetrics
+from conversations.worker import Worker
+from crm_core.db import Database
+from crm_core.migrate import upgrade
+from nlu import BuiltinNLU
+
+from omnicrm.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ALL_CHANNELS = ("telegram", "zalo", "sms", "email", "slack", "webchat")
+
+
+def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:
+    """One adapter per channel whose credentials are set; the rest are off."""
+    adapters: dict[str, ChannelAdapter] = {"webchat": WebchatAdapter()}  # type: ignore[dict-item]
+    token = settings.secret("telegram_bot_token")
+    secret = settings.secret("telegram_webhook_secret")
+    if token and secret:
+        adapters["telegram"] = TelegramAdapter(
+            token=token, webhook_secret=secret, api_base=settings.telegram_api_base
+        )
+    elif token or secret:
+        log.warning("telegram is off: both TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET are needed")
+    return adapters
+
+
+@dataclass
+class Runtime:
+    """Everything a process holds; `start` launches the background tasks, `stop` ends them."""
+
+    settings: Settings
+    db: Database
+    adapters: dict[str, ChannelAdapter]
+    bus: InProcessBus
+    metrics: EngineMetrics
+    engine: ConversationEngine
+    worker: Worker
+    dispatcher: Dispatcher
+    nlu: BuiltinNLU
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        db = Database(settings.database_url)
+        adapters = build_adapters(settings)
+        metrics = EngineMetrics()
+        bus = InProcessBus(settings.worker_partitions)
+        nlu = BuiltinNLU()
+        bot = FirstBot(nlu=nlu, faq=FaqBook.load(), business_name=settings.business_name)
+        engine = ConversationEngine(db=db, bot=bot, region=settings.default_region)
+        dispatcher = Dispatcher(
+            db=db,
+            adapters=adapters,
+            metrics=metrics,
+            max_attempts=settings.dispatch_max_attempts,
+            poll_seconds=settings.dispatch_poll_seconds,
+        )
+        worker = Worker(
+            db=db, bus=bus, engine=engine, metrics=metrics, on_replies=dispatcher.wake
+        )
+        return cls(settings, db, adapters, bus, metrics, engine, worker, dispatcher, nlu)
+
+    def channel_states(self) -> dict[str, str]:
+        return {name: ("on" if name in self.adapters else "off") for name in ALL_CHANNELS}
+
+    async def start(self, *, poll_inbox: bool = False) -> None:
+        """Migrate if asked, recover unfinished work, run the worker partitions and dispatcher."""
+        if self.settings.auto_migrate:
+            await upgrade(self.db.engine)
+        for name, state in self.channel_states().items():
+            log.info("channel %s is %s", name, state)
+        if not self.settings.embedded_worker:
+            return
+        await self.worker.recover()
+        for partition in range(self.bus.partitions):
+            self._spawn(self.worker.run_partition(partition), f"worker-{partition}")
+        self._spawn(self.dispatcher.run(), "dispatcher")
+        if poll_inbox:
+            self._spawn(self.worker.poll_inbox(self.settings.dispatch_poll_seconds), "inbox-poll")
+
+    def _spawn(self, coro: object, name: str) -> None:
+        self.tasks.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        for adapter in self.adapters.values():
+            await adapter.close()
+        await self.db.dispose()
