@@ -1,1 +1,1 @@
-"""Channel adapters: each turns its vendor's webhook into InboundEvents and sends OutboundMessages."""
+"""Channel adapters: vendor webhooks in as InboundEvents, OutboundMessages out."""

@@ -1,4 +1,4 @@
-"""The neutral channel contract every adapter implements (Rasa's InputChannel/OutputChannel idea)."""
+"""The neutral channel contract every adapter implements (after Rasa's channel interface)."""
 
 from __future__ import annotations
 
@@ -81,9 +81,7 @@ class DeliveryReceipt:
 class DeliveryError(Exception):
     """A send failed; `retryable` tells the dispatcher whether to try again, and when."""
 
-    def __init__(
-        self, reason: str, *, retryable: bool, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable

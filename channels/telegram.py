@@ -71,7 +71,9 @@ class TelegramAdapter:
                     "rate limited", retryable=True, retry_after=float(exc.retry_after)
                 ) from exc
             except (TelegramNetworkError, TelegramServerError) as exc:
-                raise DeliveryError(f"telegram unavailable: {exc.message}", retryable=True) from exc
+                raise DeliveryError(
+                    f"telegram unavailable: {exc.message}", retryable=True
+                ) from exc
             except TelegramForbiddenError as exc:
                 raise DeliveryError(f"blocked: {exc.message}", retryable=False) from exc
             except (TelegramBadRequest, TelegramNotFound, TelegramUnauthorizedError) as exc:

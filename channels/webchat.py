@@ -61,8 +61,15 @@ async def start_session(
         )
         if phone or email:
             resolved = await customers.add_contact_details(
-                session, resolved, phone=phone, email=email, name=name, verified=False,
-                source=CHANNEL, region=region, join_on_verified_match=True,
+                session,
+                resolved,
+                phone=phone,
+                email=email,
+                name=name,
+                verified=False,
+                source=CHANNEL,
+                region=region,
+                join_on_verified_match=True,
             )
         session.add(
             WebchatSession(
@@ -102,8 +109,15 @@ async def leave_contact(
             session, channel=CHANNEL, external_id=visitor.session_id
         )
         resolved = await customers.add_contact_details(
-            session, resolved, phone=phone, email=email, name=name, verified=False,
-            source=CHANNEL, region=region, join_on_verified_match=True,
+            session,
+            resolved,
+            phone=phone,
+            email=email,
+            name=name,
+            verified=False,
+            source=CHANNEL,
+            region=region,
+            join_on_verified_match=True,
         )
         if name:
             resolved.customer.name = resolved.customer.name or name
@@ -128,4 +142,3 @@ def message_event(
         language_hint=visitor.language,
         occurred_at=utcnow(),
     )
-

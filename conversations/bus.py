@@ -1,4 +1,4 @@
-"""The bus between receiving and processing; in-process here, partitioned to keep per-customer order."""
+"""The bus between receiving and processing, partitioned to keep per-customer order."""
 
 from __future__ import annotations
 

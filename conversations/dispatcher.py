@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -11,12 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from channels.base import ChannelAdapter, DeliveryError, DeliveryReceipt, OutboundMessage
+from conversations.metrics import EngineMetrics
 from crm_core.db import Database
 from crm_core.enums import Direction, MessageStatus
 from crm_core.models import Conversation, Identity, Message
 from crm_core.types import utcnow
-
-from conversations.metrics import EngineMetrics
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,8 @@ class Dispatcher:
                 await self.drain()
             except Exception:
                 log.exception("outbox drain failed; retrying after the poll interval")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            except TimeoutError:
-                pass
 
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were attempted."""
@@ -81,7 +79,9 @@ class Dispatcher:
             by_conversation.setdefault(message.conversation_id, []).append((message, address))
         self._in_flight.update(message.id for message, _ in batch)
         try:
-            await asyncio.gather(*(self._send_in_order(items) for items in by_conversation.values()))
+            await asyncio.gather(
+                *(self._send_in_order(items) for items in by_conversation.values())
+            )
         finally:
             self._in_flight.difference_update(message.id for message, _ in batch)
         return len(batch)
@@ -102,7 +102,9 @@ class Dispatcher:
         )
         async with self.db.reading() as session:
             rows = (await session.execute(stmt)).all()
-        return [(message, address) for message, address in rows if message.id not in self._in_flight]
+        return [
+            (message, address) for message, address in rows if message.id not in self._in_flight
+        ]
 
     async def _send_in_order(self, items: list[tuple[Message, str]]) -> None:
         for message, address in items:

@@ -10,14 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import InboundEvent
+from conversations.bot import BotContext, BotDecision, FirstBot
 from crm_core import customers, timeline
 from crm_core.conversations import add_outbound, move, open_or_continue
 from crm_core.db import Database
 from crm_core.enums import ConversationStatus, Direction, InboxStatus, MessageStatus
 from crm_core.models import Conversation, Customer, InboxEvent, Message
 from crm_core.types import new_id, utcnow
-
-from conversations.bot import BotContext, BotDecision, FirstBot
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +135,9 @@ class ConversationEngine:
                 actor_type="bot",
                 reason=f"intent:{decision.intent}" if decision.understood else "not_understood",
             )
-        return Outcome(processed=True, replies=int(bool(decision.replies)), handoff=decision.handoff)
+        return Outcome(
+            processed=True, replies=int(bool(decision.replies)), handoff=decision.handoff
+        )
 
 
 async def _has_messages(session: AsyncSession, customer_id: str) -> bool:

@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from channels.base import InboundEvent
+from conversations.bus import Bus
 from crm_core.db import Database
 from crm_core.models import InboxEvent
 from crm_core.types import new_id, utcnow
-
-from conversations.bus import Bus
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,12 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from crm_core.db import Database
-from crm_core.enums import InboxStatus
-from crm_core.models import InboxEvent
-
 from conversations.bus import Bus
 from conversations.engine import ConversationEngine
 from conversations.metrics import EngineMetrics
+from crm_core.db import Database
+from crm_core.enums import InboxStatus
+from crm_core.models import InboxEvent
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,1 @@
-"""The CRM domain: models, identity resolution, timeline and the database. Imports no other package."""
+"""The CRM domain: models, identity resolution, timeline, database. Imports no other package."""

@@ -14,10 +14,10 @@ def normalize_phone(raw: str, *, region: str = "VN") -> str | None:
     candidate = raw.strip()
     if not candidate:
         return None
-    if candidate[0].isdigit() and len(re.sub(r"\D", "", candidate)) > 10 and region == "VN":
+    digits = re.sub(r"\D", "", candidate)
+    if region == "VN" and candidate.startswith("84") and len(digits) > 10:
         # Telegram shares numbers without "+": "84912345678" is already international.
-        if candidate.startswith("84"):
-            candidate = "+" + candidate
+        candidate = "+" + candidate
     try:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:

@@ -1,4 +1,4 @@
-"""Identity resolution: find or create the customer behind a channel handle, join on verified details."""
+"""Identity resolution: the customer behind a channel handle, joined on verified details."""
 
 from __future__ import annotations
 
@@ -120,7 +120,11 @@ async def add_contact_details(
                     data={"other_customer_id": owner.id, "matched": kind},
                 )
         await _upsert_point(
-            session, current.customer.id, kind, value, verified=verified and owner is None,
+            session,
+            current.customer.id,
+            kind,
+            value,
+            verified=verified and owner is None,
             source=source,
         )
     if name and not current.customer.name:
@@ -137,7 +141,9 @@ async def _verified_owner(session: AsyncSession, kind: str, value: str) -> Custo
     return (await session.execute(stmt)).scalars().first()
 
 
-async def _join(session: AsyncSession, current: Resolved, owner: Customer, *, kind: str) -> Resolved:
+async def _join(
+    session: AsyncSession, current: Resolved, owner: Customer, *, kind: str
+) -> Resolved:
     """Merge the current customer into the one owning the matching verified detail."""
     source = current.customer
     await merge_customers(session, source_id=source.id, target=owner)
@@ -164,12 +170,22 @@ async def merge_customers(session: AsyncSession, *, source_id: str, target: Cust
         ContactPoint.customer_id == target.id
     )
     existing = {(k, v) for k, v in (await session.execute(taken)).all()}
-    points = await session.execute(select(ContactPoint).where(ContactPoint.customer_id == source_id))
+    points = await session.execute(
+        select(ContactPoint).where(ContactPoint.customer_id == source_id)
+    )
     for point in points.scalars():
         if (point.kind, point.value) in existing:
             await session.delete(point)
     await session.flush()
-    movable = (ContactPoint, Identity, Conversation, Message, TimelineEvent, WebchatSession, Purchase)
+    movable = (
+        ContactPoint,
+        Identity,
+        Conversation,
+        Message,
+        TimelineEvent,
+        WebchatSession,
+        Purchase,
+    )
     for model in movable:
         await session.execute(
             update(model)

@@ -69,14 +69,10 @@ class Database:
 def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
     if url.startswith("sqlite"):
         # One connection: several SQLite writers collide on the lock (p99 × 11 measured).
-        engine = create_async_engine(
-            url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60
-        )
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
-        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
-    )
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -1,4 +1,4 @@
-"""Demo data: a service catalogue, a few customers with purchases and past conversations, an agent."""
+"""Demo data: a service catalogue, customers with purchases and past conversations, an agent."""
 
 from __future__ import annotations
 
@@ -53,7 +53,10 @@ CUSTOMERS = [
         phone="+84912345678",
         email="lan.nguyen@example.com",
         identity=("telegram", "4200000001"),
-        purchases=(("Chăm sóc da mặt cơ bản", 450_000, 40), ("Điều trị mụn chuyên sâu", 1_200_000, 12)),
+        purchases=(
+            ("Chăm sóc da mặt cơ bản", 450_000, 40),
+            ("Điều trị mụn chuyên sâu", 1_200_000, 12),
+        ),
         history=(
             ("customer", "Chào shop, cho mình hỏi giờ mở cửa ạ"),
             ("bot", "Omni Spa & Clinic mở cửa từ 8:00 đến 20:00 tất cả các ngày trong tuần."),
@@ -96,12 +99,17 @@ async def seed(session: AsyncSession) -> bool:
         return False
     for key, name_vi, name_en, minutes, price in SERVICES:
         session.add(
-            Service(key=key, name_vi=name_vi, name_en=name_en, duration_minutes=minutes, price=price)
+            Service(
+                key=key, name_vi=name_vi, name_en=name_en, duration_minutes=minutes, price=price
+            )
         )
     for demo in CUSTOMERS:
         await _seed_customer(session, demo)
     await create_agent(
-        session, email=DEMO_AGENT_EMAIL, role=Role.AGENT, password=DEMO_AGENT_PASSWORD,
+        session,
+        email=DEMO_AGENT_EMAIL,
+        role=Role.AGENT,
+        password=DEMO_AGENT_PASSWORD,
         name="Demo Agent",
     )
     return True

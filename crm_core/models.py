@@ -301,4 +301,6 @@ class Purchase(Base):
     purchased_at: Mapped[datetime] = mapped_column(nullable=False)
     created_at: Mapped[datetime] = _created()
 
-    __table_args__ = (Index("ix_purchases_customer_id_purchased_at", "customer_id", "purchased_at"),)
+    __table_args__ = (
+        Index("ix_purchases_customer_id_purchased_at", "customer_id", "purchased_at"),
+    )

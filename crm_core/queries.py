@@ -50,4 +50,3 @@ def customer_ids_with_identity(channel: str, external_id: str) -> Select[tuple[s
     return select(Identity.customer_id).where(
         Identity.channel == channel, Identity.external_id == external_id
     )
-

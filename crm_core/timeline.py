@@ -1,4 +1,4 @@
-"""Writing and reading the customer timeline: every interaction and state change, with its actor."""
+"""The customer timeline: every interaction and state change, with its actor."""
 
 from __future__ import annotations
 

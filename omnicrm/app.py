@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from channels.webchat import STATIC_DIR
-
 from omnicrm import __version__
 from omnicrm.api import (
     admin,
@@ -78,5 +77,8 @@ def _mount_webchat_page(app: FastAPI, settings: Settings) -> None:
 
 def _attr(value: str) -> str:
     return (
-        value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+        value.replace("&", "&amp;")
+        .replace('"', "&quot;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
     )

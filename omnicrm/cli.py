@@ -12,11 +12,12 @@ from typing import Annotated, TypeVar
 import typer
 
 from crm_core.enums import Role
-
 from omnicrm import commands
 from omnicrm.settings import Settings
 
-app = typer.Typer(help="omnicrm: omnichannel conversational CRM bot platform.", no_args_is_help=True)
+app = typer.Typer(
+    help="omnicrm: omnichannel conversational CRM bot platform.", no_args_is_help=True
+)
 apikey_app = typer.Typer(help="Manage REST API keys.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage console users.", no_args_is_help=True)
 nlu_app = typer.Typer(help="Natural-language understanding tools.", no_args_is_help=True)

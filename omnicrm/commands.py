@@ -12,11 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from channels.telegram import TelegramAdapter
 from crm_core import demo as demo_data
-from crm_core.auth import create_agent, create_api_key as new_api_key
+from crm_core.auth import create_agent
+from crm_core.auth import create_api_key as new_api_key
 from crm_core.db import Database
 from crm_core.enums import Role
 from crm_core.migrate import upgrade
-
 from omnicrm.runtime import Runtime
 from omnicrm.settings import Settings
 

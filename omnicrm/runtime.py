@@ -1,4 +1,4 @@
-"""Builds and runs the pieces of one process: database, bus, adapters, engine, worker, dispatcher."""
+"""Builds and runs one process's pieces: database, bus, adapters, engine, worker, dispatcher."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from conversations.worker import Worker
 from crm_core.db import Database
 from crm_core.migrate import upgrade
 from nlu import BuiltinNLU
-
 from omnicrm.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,9 @@ def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:
             token=token, webhook_secret=secret, api_base=settings.telegram_api_base
         )
     elif token or secret:
-        log.warning("telegram is off: both TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET are needed")
+        log.warning(
+            "telegram is off: both TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET are needed"
+        )
     return adapters
 
 
@@ -72,9 +73,7 @@ class Runtime:
             max_attempts=settings.dispatch_max_attempts,
             poll_seconds=settings.dispatch_poll_seconds,
         )
-        worker = Worker(
-            db=db, bus=bus, engine=engine, metrics=metrics, on_replies=dispatcher.wake
-        )
+        worker = Worker(db=db, bus=bus, engine=engine, metrics=metrics, on_replies=dispatcher.wake)
         return cls(settings, db, adapters, bus, metrics, engine, worker, dispatcher, nlu)
 
     def channel_states(self) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Settings read from the environment (prefix OMNICRM_) and `.env`; built by the composition root."""
+"""Settings from the environment (prefix OMNICRM_) and `.env`, built by the composition root."""
 
 from __future__ import annotations
 

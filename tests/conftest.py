@@ -96,7 +96,9 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
     await fake.stop()
 
 
-def make_settings(database_url: str, telegram_url: str | None = None, **overrides: Any) -> Settings:
+def make_settings(
+    database_url: str, telegram_url: str | None = None, **overrides: Any
+) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
         "auto_migrate": False,
@@ -132,22 +134,26 @@ class Harness:
         headers = {"Authorization": f"Bearer {await self.key(role)}"}
         return await self.client.get(path, params=params or None, headers=headers)
 
-    async def telegram(self, update: dict[str, Any], *, secret: str | None = TELEGRAM_SECRET) -> httpx.Response:
+    async def telegram(
+        self, update: dict[str, Any], *, secret: str | None = TELEGRAM_SECRET
+    ) -> httpx.Response:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
         return await self.client.post("/webhooks/telegram", json=update, headers=headers)
 
-    async def settle(self, timeout: float = 10.0) -> None:
+    async def settle(self, within: float = 10.0) -> None:
         """Wait until the inbox is processed and nothing is due in the outbox."""
         from sqlalchemy import func, select
 
         from crm_core.models import InboxEvent, Message
 
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while loop.time() < deadline:
             async with self.runtime.db.reading() as session:
                 pending = await session.scalar(
-                    select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "pending")
+                    select(func.count())
+                    .select_from(InboxEvent)
+                    .where(InboxEvent.status == "pending")
                 )
                 queued = await session.scalar(
                     select(func.count()).select_from(Message).where(Message.status == "queued")

@@ -13,7 +13,6 @@ from crm_core.auth import create_agent, create_api_key
 from crm_core.enums import Role
 from crm_core.models import Agent, ApiKey
 from crm_core.types import utcnow
-
 from omnicrm.api.deps import AdminDep, RuntimeDep
 from omnicrm.api.errors import ApiError
 from omnicrm.api.schemas import Page
@@ -60,8 +59,12 @@ class UserOut(BaseModel):
 
 def _key_out(row: ApiKey) -> dict[str, object]:
     return {
-        "id": row.id, "name": row.name, "role": row.role, "prefix": row.prefix,
-        "created_at": row.created_at, "last_used_at": row.last_used_at,
+        "id": row.id,
+        "name": row.name,
+        "role": row.role,
+        "prefix": row.prefix,
+        "created_at": row.created_at,
+        "last_used_at": row.last_used_at,
         "revoked_at": row.revoked_at,
     }
 

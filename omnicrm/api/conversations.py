@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from crm_core.models import Conversation, Message
-
 from omnicrm.api import pagination
 from omnicrm.api.deps import AgentDep, SessionDep
 from omnicrm.api.errors import ApiError

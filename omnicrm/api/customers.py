@@ -14,7 +14,6 @@ from crm_core.queries import (
     customer_ids_with_identity,
     details_of,
 )
-
 from omnicrm.api import pagination
 from omnicrm.api.deps import AgentDep, RuntimeDep, SessionDep
 from omnicrm.api.errors import ApiError
@@ -117,7 +116,8 @@ async def get_customer(customer_id: str, _: AgentDep, session: SessionDep) -> di
         )
     ).scalars()
     messages = await session.execute(
-        select(Message.direction, func.count()).where(Message.customer_id == customer.id)
+        select(Message.direction, func.count())
+        .where(Message.customer_id == customer.id)
         .group_by(Message.direction)
     )
     counts = {direction: count for direction, count in messages.all()}

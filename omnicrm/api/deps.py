@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.auth import Principal, authenticate_api_key
 from crm_core.enums import Role
-
 from omnicrm.api.errors import ApiError
 from omnicrm.runtime import Runtime
 

@@ -13,7 +13,6 @@ from conversations import inbox
 from crm_core.contacts import normalize_email, normalize_phone
 from crm_core.enums import Direction, MessageStatus
 from crm_core.models import Conversation, Identity, Message
-
 from omnicrm.api import pagination
 from omnicrm.api.deps import RuntimeDep
 from omnicrm.api.errors import ApiError

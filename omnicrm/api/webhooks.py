@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 
 from channels.base import WebhookRejected
 from conversations import inbox
-
 from omnicrm.api.body import read_capped
 from omnicrm.api.deps import RuntimeDep
 from omnicrm.api.errors import ApiError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -46,18 +47,16 @@ class FakeTelegram:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def wait_for_sent(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    async def wait_for_sent(self, count: int, within: float = 10.0) -> list[dict[str, Any]]:
         """Wait until `count` messages were accepted (or fail the test with what arrived)."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while len(self.sent()) < count:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 raise AssertionError(f"expected {count} sendMessage calls, got {self.sent()}")
             self.sent_event.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.sent_event.wait(), timeout=min(remaining, 0.2))
-            except TimeoutError:
-                pass
         return self.sent()
 
     async def _handle(self, request: web.Request) -> web.Response:

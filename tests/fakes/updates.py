@@ -5,15 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 
-def user(user_id: int = 4200000101, first: str = "Lan", last: str | None = "Nguyen") -> dict[str, Any]:
-    data: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first, "language_code": "vi"}
+def user(
+    user_id: int = 4200000101, first: str = "Lan", last: str | None = "Nguyen"
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": user_id,
+        "is_bot": False,
+        "first_name": first,
+        "language_code": "vi",
+    }
     if last:
         data["last_name"] = last
     return data
 
 
 def text_update(
-    update_id: int, text: str, *, user_id: int = 4200000101, message_id: int | None = None,
+    update_id: int,
+    text: str,
+    *,
+    user_id: int = 4200000101,
+    message_id: int | None = None,
     first: str = "Lan",
 ) -> dict[str, Any]:
     return {
@@ -30,10 +41,20 @@ def text_update(
 
 def photo_update(update_id: int, caption: str, *, user_id: int = 4200000101) -> dict[str, Any]:
     sizes = [
-        {"file_id": f"small-{update_id}", "file_unique_id": "s1", "width": 90, "height": 90,
-         "file_size": 1200},
-        {"file_id": f"large-{update_id}", "file_unique_id": "s2", "width": 800, "height": 800,
-         "file_size": 64000},
+        {
+            "file_id": f"small-{update_id}",
+            "file_unique_id": "s1",
+            "width": 90,
+            "height": 90,
+            "file_size": 1200,
+        },
+        {
+            "file_id": f"large-{update_id}",
+            "file_unique_id": "s2",
+            "width": 800,
+            "height": 800,
+            "file_size": 64000,
+        },
     ]
     update = text_update(update_id, "", user_id=user_id)
     message = update["message"]
@@ -48,8 +69,11 @@ def document_update(update_id: int, *, user_id: int = 4200000101) -> dict[str, A
     message = update["message"]
     del message["text"]
     message["document"] = {
-        "file_id": f"doc-{update_id}", "file_unique_id": "d1", "file_name": "hoa-don.pdf",
-        "mime_type": "application/pdf", "file_size": 20480,
+        "file_id": f"doc-{update_id}",
+        "file_unique_id": "d1",
+        "file_name": "hoa-don.pdf",
+        "mime_type": "application/pdf",
+        "file_size": 20480,
     }
     return update
 
@@ -61,7 +85,9 @@ def contact_update(
     message = update["message"]
     del message["text"]
     message["contact"] = {
-        "phone_number": phone, "first_name": "Lan", "user_id": owner_id or user_id,
+        "phone_number": phone,
+        "first_name": "Lan",
+        "user_id": owner_id or user_id,
     }
     return update
 

@@ -39,7 +39,9 @@ async def test_update_produces_one_reply_and_is_visible_through_the_api(
     [customer] = found.json()["items"]
     assert customer["name"] == "Lan Nguyen"
     assert customer["identities"][0] == {
-        "channel": "telegram", "external_id": "4200000101", "display_name": "Lan Nguyen",
+        "channel": "telegram",
+        "external_id": "4200000101",
+        "display_name": "Lan Nguyen",
         "username": None,
     }
 
@@ -50,7 +52,8 @@ async def test_update_produces_one_reply_and_is_visible_through_the_api(
 
     messages = (await harness.get(f"/api/v1/conversations/{conversation['id']}/messages")).json()
     assert [(m["direction"], m["author_type"]) for m in messages["items"]] == [
-        ("in", "customer"), ("out", "bot")
+        ("in", "customer"),
+        ("out", "bot"),
     ]
     inbound, outbound = messages["items"]
     assert inbound["text"] == "Xin chào" and inbound["status"] == "received"
@@ -116,8 +119,10 @@ async def test_malformed_json_is_a_400_with_a_reason(harness: Harness) -> None:
     response = await harness.client.post(
         "/webhooks/telegram",
         content=b'{"update_id": 1, "message": ',
-        headers={"X-Telegram-Bot-Api-Secret-Token": "test-secret_token-1",
-                 "Content-Type": "application/json"},
+        headers={
+            "X-Telegram-Bot-Api-Secret-Token": "test-secret_token-1",
+            "Content-Type": "application/json",
+        },
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_json"

@@ -1,0 +1,86 @@
+"""The command line as a user runs it: migrate, keys, users, demo data, NLU parse."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from omnicrm.cli import app
+from tests.conftest import make_settings, running_app
+
+runner = CliRunner()
+
+
+async def invoke(args: list[str], stdin: str | None = None) -> Result:
+    """Run the CLI in a thread: its commands call asyncio.run, which needs a loop of its own."""
+    return await asyncio.to_thread(runner.invoke, app, args, input=stdin)
+
+
+@pytest.fixture
+def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> str:
+    monkeypatch.setenv("OMNICRM_DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)  # so no stray .env is read
+    return database_url
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "worker", "demo", "migrate", "seed-demo", "apikey", "users", "nlu"):
+        assert command in result.output
+
+
+async def test_apikey_create_prints_a_working_key_last(cli_env: str) -> None:
+    assert (await invoke(["migrate"])).exit_code == 0
+    result = await invoke(["apikey", "create", "--role", "supervisor", "--name", "ci"])
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    assert key.startswith("omk_")
+    async with running_app(make_settings(cli_env)) as harness:
+        ok = await harness.client.post(
+            "/api/v1/nlu/parse", json={"text": "hi"}, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert ok.status_code == 200
+
+
+def test_apikey_create_refuses_an_unknown_role(cli_env: str) -> None:
+    result = runner.invoke(app, ["apikey", "create", "--role", "owner", "--name", "x"])
+    assert result.exit_code == 2
+
+
+async def test_users_create_reads_the_password_from_stdin(cli_env: str) -> None:
+    args = ["users", "create", "--email", "Mai@Example.com", "--role", "agent", "--password-stdin"]
+    result = await invoke(args, "correct horse battery\n")
+    assert result.exit_code == 0, result.output
+    again = await invoke(args, "correct horse battery\n")
+    assert again.exit_code == 2
+    assert "already exists" in again.output
+    short = await invoke(
+        ["users", "create", "--email", "b@example.com", "--role", "agent", "--password-stdin"],
+        "short\n",
+    )
+    assert short.exit_code == 2
+
+
+async def test_seed_demo_loads_customers_once(cli_env: str) -> None:
+    first = await invoke(["seed-demo"])
+    assert first.exit_code == 0 and "loaded" in first.output
+    second = await invoke(["seed-demo"])
+    assert "already present" in second.output
+    async with running_app(make_settings(cli_env)) as harness:
+        customers = (await harness.get("/api/v1/customers")).json()["items"]
+        assert len(customers) == 3
+        lan = (await harness.get("/api/v1/customers", phone="0912345678")).json()["items"]
+        assert lan[0]["name"] == "Nguyễn Thị Lan"
+
+
+def test_nlu_parse_prints_rasa_shaped_json() -> None:
+    result = runner.invoke(app, ["nlu", "parse", "cho mình gặp nhân viên"])
+    assert result.exit_code == 0
+    parsed = json.loads(result.output)
+    assert parsed["intent"]["name"] == "request_human"
+    assert parsed["language"] == "vi"
+    assert set(parsed) >= {"text", "intent", "entities", "intent_ranking", "language"}
