@@ -46,3 +46,19 @@ class InProcessBus:
 
     def depth(self) -> int:
         return sum(queue.qsize() for queue in self._queues)
+
+
+class InboxPollingBus:
+    """For a web process without an embedded worker: workers poll the inbox table instead."""
+
+    kind = "database-inbox"
+    partitions = 0
+
+    def publish(self, event_id: str, *, key: str) -> None:
+        return None
+
+    async def next(self, partition: int) -> str:
+        raise RuntimeError("the inbox-polling bus is not consumed in this process")
+
+    def depth(self) -> int:
+        return 0

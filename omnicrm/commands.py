@@ -116,7 +116,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
 
 async def run_worker(settings: Settings) -> None:
     """Run recovery polling, the partitions and the dispatcher until SIGINT/SIGTERM."""
-    runtime = Runtime.build(settings)
+    runtime = Runtime.build(settings.model_copy(update={"embedded_worker": True}))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

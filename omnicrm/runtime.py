@@ -10,7 +10,7 @@ from channels.base import ChannelAdapter
 from channels.telegram import TelegramAdapter
 from channels.webchat import WebchatAdapter
 from conversations.bot import FirstBot
-from conversations.bus import InProcessBus
+from conversations.bus import Bus, InboxPollingBus, InProcessBus
 from conversations.dispatcher import Dispatcher
 from conversations.engine import ConversationEngine
 from conversations.faq import FaqBook
@@ -49,7 +49,7 @@ class Runtime:
     settings: Settings
     db: Database
     adapters: dict[str, ChannelAdapter]
-    bus: InProcessBus
+    bus: Bus
     metrics: EngineMetrics
     engine: ConversationEngine
     worker: Worker
@@ -62,7 +62,11 @@ class Runtime:
         db = Database(settings.database_url)
         adapters = build_adapters(settings)
         metrics = EngineMetrics()
-        bus = InProcessBus(settings.worker_partitions)
+        bus: Bus = (
+            InProcessBus(settings.worker_partitions)
+            if settings.embedded_worker
+            else InboxPollingBus()
+        )
         nlu = BuiltinNLU()
         bot = FirstBot(nlu=nlu, faq=FaqBook.load(), business_name=settings.business_name)
         engine = ConversationEngine(db=db, bot=bot, region=settings.default_region)
@@ -85,6 +89,11 @@ class Runtime:
             await upgrade(self.db.engine)
         for name, state in self.channel_states().items():
             log.info("channel %s is %s", name, state)
+        if self.settings.redis_url:
+            log.warning(
+                "OMNICRM_REDIS_URL is set, but this version's bus is the database inbox; "
+                "workers poll it (Redis Streams arrive with the scale-out work)"
+            )
         if not self.settings.embedded_worker:
             return
         await self.worker.recover()

@@ -1,0 +1,1 @@
+"""Agent handoff: queue, assignment, the Slack inbox bridge, the web console and transcripts."""
