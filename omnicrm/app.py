@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from channels.webchat import STATIC_DIR
+from handoff.console.routes import STATIC_DIR as CONSOLE_STATIC
+from handoff.console.routes import console_router
+from handoff.console.sessions import SessionSigner
 from omnicrm import __version__
 from omnicrm.api import (
     admin,
@@ -24,6 +30,7 @@ from omnicrm.api import (
 from omnicrm.runtime import Runtime
 from omnicrm.settings import Settings
 
+log = logging.getLogger(__name__)
 CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:"
 
 
@@ -55,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(system.router)
     _mount_webchat_page(app, settings)
+    _mount_console(app, settings)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -73,6 +81,21 @@ def _mount_webchat_page(app: FastAPI, settings: Settings) -> None:
     @app.get("/webchat", include_in_schema=False)
     async def webchat_page() -> HTMLResponse:
         return HTMLResponse(page, headers={"Content-Security-Policy": CSP})
+
+
+def _mount_console(app: FastAPI, settings: Settings) -> None:
+    secret = settings.secret("secret_key")
+    if secret is None:
+        log.warning("OMNICRM_SECRET_KEY is unset: console logins end when the process restarts")
+    signer = SessionSigner(secret.encode() if secret else secrets.token_bytes(32))
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
+    app.include_router(
+        console_router(
+            get_db=lambda request: request.app.state.runtime.db,
+            signer=signer,
+            secure_cookies=settings.public_url.startswith("https://"),
+        )
+    )
 
 
 def _attr(value: str) -> str:

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     default_region: str = "VN"
     default_language: str = "vi"
     business_name: str = "Omni Spa & Clinic"
+    secret_key: SecretStr | None = None  # signs console cookies; random per process when unset
     log_level: str = "INFO"
 
     telegram_bot_token: SecretStr | None = None

@@ -1,0 +1,1 @@
+"""The web console for agents and supervisors: login, the conversation list, transcripts."""

@@ -1,0 +1,82 @@
+"""The web console: login with e-mail and password, the conversation list, a transcript."""
+
+from __future__ import annotations
+
+from crm_core.auth import create_agent
+from crm_core.enums import Role
+from handoff.console.sessions import SessionSigner
+from tests.conftest import Harness
+from tests.fakes import updates
+from tests.fakes.telegram import FakeTelegram
+
+
+async def _agent(harness: Harness) -> None:
+    async with harness.runtime.db.transaction() as session:
+        await create_agent(
+            session, email="mai@example.com", role=Role.AGENT, password="s3cret-pass", name="Mai"
+        )
+
+
+async def test_login_then_read_a_transcript(harness: Harness, fake_telegram: FakeTelegram) -> None:
+    await _agent(harness)
+    await harness.telegram(updates.text_update(220001, "<script>alert(1)</script> xin chào"))
+    await harness.settle()
+
+    anonymous = await harness.client.get("/console")
+    assert anonymous.status_code == 200 and 'action="/console/login"' in anonymous.text
+
+    wrong = await harness.client.post(
+        "/console/login", data={"email": "mai@example.com", "password": "nope"}
+    )
+    assert wrong.status_code == 401 and "Wrong e-mail or password" in wrong.text
+
+    login = await harness.client.post(
+        "/console/login", data={"email": "MAI@example.com", "password": "s3cret-pass"}
+    )
+    assert login.status_code == 303
+    cookie = login.cookies.get("omnicrm_console")
+    assert cookie and "httponly" in login.headers["set-cookie"].lower()
+
+    listing = await harness.client.get("/console", cookies={"omnicrm_console": cookie})
+    assert "Lan Nguyen" in listing.text and "Mai" in listing.text
+    conversation_id = listing.text.split("/console/conversations/")[1].split('"')[0]
+
+    page = await harness.client.get(
+        f"/console/conversations/{conversation_id}", cookies={"omnicrm_console": cookie}
+    )
+    assert page.status_code == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; xin chào" in page.text
+    assert "<script>alert(1)" not in page.text
+    assert "message_received" in page.text and "greet" in page.text
+
+
+async def test_forged_or_expired_cookie_is_not_a_session() -> None:
+    signer = SessionSigner(b"k" * 32, max_age_s=60)
+    cookie = signer.issue("agent-1", now=1000)
+    assert signer.read(cookie, now=1030) is not None
+    assert signer.read(cookie, now=1100) is None
+    assert signer.read(cookie.replace("agent-1", "agent-2"), now=1030) is None
+    assert signer.read("garbage", now=1030) is None
+    assert SessionSigner(b"x" * 32).read(cookie, now=1030) is None
+
+
+async def test_logout_needs_the_csrf_token(harness: Harness) -> None:
+    await _agent(harness)
+    login = await harness.client.post(
+        "/console/login", data={"email": "mai@example.com", "password": "s3cret-pass"}
+    )
+    cookie = login.cookies["omnicrm_console"]
+    forged = await harness.client.post(
+        "/console/logout", data={"csrf": "guess"}, cookies={"omnicrm_console": cookie}
+    )
+    assert forged.status_code == 403
+    page = await harness.client.get("/console", cookies={"omnicrm_console": cookie})
+    token = page.text.split('name="csrf" value="')[1].split('"')[0]
+    out = await harness.client.post(
+        "/console/logout", data={"csrf": token}, cookies={"omnicrm_console": cookie}
+    )
+    assert out.status_code == 303
+    assert (
+        'omnicrm_console=""' in out.headers["set-cookie"]
+        or "Max-Age=0" in out.headers["set-cookie"]
+    )
