@@ -14,7 +14,6 @@ from sqlalchemy import select
 from crm_core.auth import authenticate_agent
 from crm_core.db import Database
 from crm_core.models import Agent, Conversation, Customer, Message, TimelineEvent
-
 from handoff.console.sessions import COOKIE, SessionSigner
 
 HERE = Path(__file__).parent
