@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from channels.base import DeliveryReceipt, InboundEvent, OutboundMessage
 from crm_core import customers
 from crm_core.db import Database
@@ -124,6 +126,28 @@ async def leave_contact(
         row = await session.get_one(WebchatSession, visitor.session_id)
         row.customer_id = resolved.customer.id
         return resolved.customer.id
+
+
+async def _add_visitor_details(
+    session: AsyncSession,
+    resolved: customers.Resolved,
+    name: str | None,
+    phone: str | None,
+    email: str | None,
+    region: str,
+) -> customers.Resolved:
+    """Typed-in details are unverified, but join a customer whose verified detail they match."""
+    return await customers.add_contact_details(
+        session,
+        resolved,
+        phone=phone,
+        email=email,
+        name=name,
+        verified=False,
+        source=CHANNEL,
+        region=region,
+        join_on_verified_match=True,
+    )
 
 
 def message_event(

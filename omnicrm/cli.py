@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from crm_core.enums import Role
 from omnicrm import commands
@@ -37,6 +38,10 @@ def _run(make: Callable[[], Awaitable[T]]) -> T:
     except commands.CommandError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
+    except (OSError, DBAPIError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        typer.echo(f"error: database problem: {reason} (is it reachable and migrated?)", err=True)
+        raise typer.Exit(code=1) from exc
 
 
 def _logging(settings: Settings) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import AsyncIterator
 
 import uvicorn
 from sqlalchemy.engine import make_url
@@ -24,6 +25,16 @@ DEMO_AGENT_EMAIL = demo_data.DEMO_AGENT_EMAIL
 DEMO_AGENT_PASSWORD = demo_data.DEMO_AGENT_PASSWORD
 
 
+@contextlib.asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[Database]:
+    """A Database for one command, disposed afterwards."""
+    db = Database(settings.database_url)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
 class CommandError(Exception):
     """A user-facing failure: printed without a traceback, exit code 2."""
 
@@ -34,35 +45,22 @@ def safe_url(url: str) -> str:
 
 
 async def migrate(settings: Settings) -> None:
-    db = Database(settings.database_url)
-    try:
+    async with _database(settings) as db:
         await upgrade(db.engine)
-    except OSError as exc:
-        raise CommandError(f"cannot reach the database: {exc}") from exc
-    finally:
-        await db.dispose()
 
 
 async def seed_demo(settings: Settings) -> bool:
     await migrate(settings)
-    db = Database(settings.database_url)
-    try:
-        async with db.transaction() as session:
-            return await demo_data.seed(session)
-    finally:
-        await db.dispose()
+    async with _database(settings) as db, db.transaction() as session:
+        return await demo_data.seed(session)
 
 
 async def create_api_key(settings: Settings, *, name: str, role: Role) -> str:
     if not name.strip():
         raise CommandError("--name must not be empty")
-    db = Database(settings.database_url)
-    try:
-        async with db.transaction() as session:
-            _, plain = await new_api_key(session, name=name.strip(), role=role)
-        return plain
-    finally:
-        await db.dispose()
+    async with _database(settings) as db, db.transaction() as session:
+        _, plain = await new_api_key(session, name=name.strip(), role=role)
+    return plain
 
 
 async def create_user(
@@ -70,17 +68,14 @@ async def create_user(
 ) -> str:
     if "@" not in email:
         raise CommandError("--email must be an e-mail address")
-    db = Database(settings.database_url)
     try:
-        async with db.transaction() as session:
+        async with _database(settings) as db, db.transaction() as session:
             agent = await create_agent(
                 session, email=email, role=role, password=password, name=name
             )
             return agent.id
     except IntegrityError as exc:
         raise CommandError(f"a user with e-mail {email.strip().lower()} already exists") from exc
-    finally:
-        await db.dispose()
 
 
 async def prepare_demo(settings: Settings) -> str:

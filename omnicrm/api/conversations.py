@@ -38,9 +38,9 @@ async def list_conversations(
         stmt = stmt.where(Conversation.channel == channel)
     if customer_id:
         stmt = stmt.where(Conversation.customer_id == customer_id)
-    stmt = pagination.page(stmt, Conversation, cursor=cursor, limit=limit, descending=True)
-    rows, next_cursor = pagination.split(list((await session.execute(stmt)).scalars()), limit)
-    return {"items": rows, "next_cursor": next_cursor}
+    return await pagination.fetch(
+        session, stmt, Conversation, cursor=cursor, limit=limit, descending=True
+    )
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut)
@@ -63,9 +63,9 @@ async def conversation_messages(
     if await session.get(Conversation, conversation_id) is None:
         raise ApiError(404, "not_found", "no such conversation")
     stmt = select(Message).where(Message.conversation_id == conversation_id)
-    stmt = pagination.page(stmt, Message, cursor=cursor, limit=limit, descending=False)
-    rows, next_cursor = pagination.split(list((await session.execute(stmt)).scalars()), limit)
-    return {"items": rows, "next_cursor": next_cursor}
+    return await pagination.fetch(
+        session, stmt, Message, cursor=cursor, limit=limit, descending=False
+    )
 
 
 @router.get("/messages", response_model=Page[MessageOut])
@@ -91,6 +91,6 @@ async def list_messages(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    stmt = pagination.page(stmt, Message, cursor=cursor, limit=limit, descending=False)
-    rows, next_cursor = pagination.split(list((await session.execute(stmt)).scalars()), limit)
-    return {"items": rows, "next_cursor": next_cursor}
+    return await pagination.fetch(
+        session, stmt, Message, cursor=cursor, limit=limit, descending=False
+    )

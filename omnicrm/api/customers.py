@@ -90,14 +90,16 @@ async def search_customers(
                 ),
             )
         )
-    stmt = pagination.page(stmt, Customer, cursor=cursor, limit=limit, descending=True)
-    rows, next_cursor = pagination.split(list((await session.execute(stmt)).scalars()), limit)
+    result = await pagination.fetch(
+        session, stmt, Customer, cursor=cursor, limit=limit, descending=True
+    )
+    rows = result["items"]
     points, identities = await details_of(session, [c.id for c in rows])
-    items = [
+    result["items"] = [
         _present(c, points[c.id], [IdentityOut.model_validate(i) for i in identities[c.id]])
         for c in rows
     ]
-    return {"items": items, "next_cursor": next_cursor}
+    return result
 
 
 @router.get("/{customer_id}", response_model=CustomerView)
@@ -148,6 +150,6 @@ async def customer_timeline(
     if await session.get(Customer, customer_id) is None:
         raise ApiError(404, "not_found", "no such customer")
     stmt = select(TimelineEvent).where(TimelineEvent.customer_id == customer_id)
-    stmt = pagination.page(stmt, TimelineEvent, cursor=cursor, limit=limit, descending=False)
-    rows, next_cursor = pagination.split(list((await session.execute(stmt)).scalars()), limit)
-    return {"items": rows, "next_cursor": next_cursor}
+    return await pagination.fetch(
+        session, stmt, TimelineEvent, cursor=cursor, limit=limit, descending=False
+    )

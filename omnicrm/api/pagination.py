@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnicrm.api.errors import ApiError
 
@@ -61,3 +62,18 @@ def split(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
     rows = rows[:limit]
     last = rows[-1]
     return rows, encode(last.created_at, last.id)
+
+
+async def fetch(
+    session: AsyncSession,
+    stmt: Select[Any],
+    model: Any,
+    *,
+    cursor: str | None,
+    limit: int,
+    descending: bool,
+) -> dict[str, Any]:
+    """Run a paged query and return the list envelope `{"items", "next_cursor"}`."""
+    paged = page(stmt, model, cursor=cursor, limit=limit, descending=descending)
+    rows, next_cursor = split(list((await session.execute(paged)).scalars()), limit)
+    return {"items": rows, "next_cursor": next_cursor}
