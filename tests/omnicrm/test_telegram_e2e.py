@@ -6,6 +6,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
+from crm_core import demo
 from crm_core.enums import Role
 from crm_core.models import InboxEvent, Message
 from tests.conftest import Harness
@@ -191,3 +192,51 @@ async def test_agent_key_cannot_call_admin_endpoints(harness: Harness) -> None:
     assert listed.status_code == 200
     keys = (await harness.client.get("/api/v1/api-keys", headers=admin)).json()["items"]
     assert all("key" not in item and "key_hash" not in item for item in keys)
+
+
+async def test_asking_for_a_human_hands_off_and_the_bot_then_stays_silent(
+    harness: Harness, fake_telegram: FakeTelegram
+) -> None:
+    await harness.telegram(updates.text_update(881000300, "cho mình gặp nhân viên tư vấn"))
+    await fake_telegram.wait_for_sent(1)
+    await harness.settle()
+    [conversation] = (await harness.get("/api/v1/conversations")).json()["items"]
+    assert conversation["status"] == "waiting_agent"
+
+    await harness.telegram(updates.text_update(881000301, "alo, có ai không?"))
+    await harness.settle()
+    await asyncio.sleep(0.3)
+    assert len(fake_telegram.sent()) == 1  # the bot said nothing more
+    inbound = (await harness.get("/api/v1/messages", direction="in")).json()["items"]
+    assert [m["text"] for m in inbound] == ["cho mình gặp nhân viên tư vấn", "alo, có ai không?"]
+
+    timeline = await harness.get(f"/api/v1/customers/{conversation['customer_id']}/timeline")
+    changes = [e for e in timeline.json()["items"] if e["kind"] == "status_changed"]
+    assert changes[0]["actor_type"] == "bot"
+    assert changes[0]["data"]["from"] == "bot" and changes[0]["data"]["to"] == "waiting_agent"
+
+
+async def test_two_misunderstandings_in_a_row_hand_off(
+    harness: Harness, fake_telegram: FakeTelegram
+) -> None:
+    await harness.telegram(updates.text_update(881000400, "qwzx plimf trabb"))
+    first = await fake_telegram.wait_for_sent(1)
+    assert "nhân viên" in first[0]["text"]  # offers a human, honestly
+    await harness.telegram(updates.text_update(881000401, "vrrbl snok gazz"))
+    await fake_telegram.wait_for_sent(2)
+    await harness.settle()
+    [conversation] = (await harness.get("/api/v1/conversations")).json()["items"]
+    assert conversation["status"] == "waiting_agent"
+
+
+async def test_returning_customer_is_greeted_by_name(
+    harness: Harness, fake_telegram: FakeTelegram
+) -> None:
+    async with harness.runtime.db.transaction() as session:
+        await demo.seed(session)
+    await harness.telegram(updates.text_update(881000500, "chào shop", user_id=4200000001))
+    [reply] = await fake_telegram.wait_for_sent(1)
+    assert "Lan" in reply["text"]
+    await harness.settle()
+    found = (await harness.get("/api/v1/customers", identity="telegram:4200000001")).json()
+    assert found["items"][0]["name"] == "Nguyễn Thị Lan"  # the profile name is kept
