@@ -92,30 +92,29 @@ class ConversationEngine:
                 join_on_verified_match=False,
             )
         customer = resolved.customer
-        returning = await _has_messages(session, customer.id)
+        returning = customer.last_seen_at is not None
         conversation, _ = await open_or_continue(
             session, customer_id=customer.id, identity=resolved.identity, language=None
         )
-        inbound = await _log_inbound(session, self.db, conversation, event)
-        if inbound is None:
+        decision = None
+        if conversation.status == ConversationStatus.BOT.value:
+            # Otherwise a human owns it (or it waits for one): the bot stays silent.
+            context = _context(event, customer, conversation, returning=returning)
+            decision = self.bot.decide(context)
+        if not await _log_inbound(session, self.db, conversation, event, decision):
             return Outcome(processed=True)
         customer.last_seen_at = utcnow()
-        if conversation.status != ConversationStatus.BOT.value:
-            # A human owns it (or it waits for one): the bot stays silent.
+        if decision is None:
             return Outcome(processed=True)
-        decision = self.bot.decide(_context(event, customer, conversation, returning=returning))
-        return self._apply(session, conversation, customer, inbound, decision)
+        return self._apply(session, conversation, customer, decision)
 
     def _apply(
         self,
         session: AsyncSession,
         conversation: Conversation,
         customer: Customer,
-        inbound: Message,
         decision: BotDecision,
     ) -> Outcome:
-        inbound.intent = decision.intent
-        inbound.intent_confidence = decision.confidence
         conversation.language = decision.language
         if not customer.language:
             customer.language = decision.language
@@ -140,11 +139,6 @@ class ConversationEngine:
         )
 
 
-async def _has_messages(session: AsyncSession, customer_id: str) -> bool:
-    stmt = select(Message.id).where(Message.customer_id == customer_id).limit(1)
-    return (await session.execute(stmt)).first() is not None
-
-
 def _context(
     event: InboundEvent, customer: Customer, conversation: Conversation, *, returning: bool
 ) -> BotContext:
@@ -160,8 +154,12 @@ def _context(
 
 
 async def _log_inbound(
-    session: AsyncSession, db: Database, conversation: Conversation, event: InboundEvent
-) -> Message | None:
+    session: AsyncSession,
+    db: Database,
+    conversation: Conversation,
+    event: InboundEvent,
+    decision: BotDecision | None,
+) -> bool:
     """Insert the customer's message once (unique per channel + message id) and time-line it."""
     message_id = new_id()
     values: dict[str, Any] = {
@@ -176,6 +174,8 @@ async def _log_inbound(
         "attachments": [a.model_dump(mode="json") for a in event.attachments],
         "status": MessageStatus.RECEIVED.value,
         "external_id": event.external_message_id,
+        "intent": decision.intent if decision else None,
+        "intent_confidence": decision.confidence if decision else None,
         "attempts": 0,
         "created_at": utcnow(),
     }
@@ -188,7 +188,7 @@ async def _log_inbound(
     )
     if (await session.execute(stmt)).scalar_one_or_none() is None:
         log.info("duplicate message %s on %s ignored", event.external_message_id, event.channel)
-        return None
+        return False
     conversation.last_message_at = values["created_at"]
     timeline.record(
         session,
@@ -198,4 +198,4 @@ async def _log_inbound(
         actor_type="customer",
         data={"message_id": message_id, "channel": event.channel},
     )
-    return await session.get_one(Message, message_id)
+    return True
