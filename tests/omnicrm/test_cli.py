@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from omnicrm.cli import app
-from tests.conftest import make_settings, running_app
+from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN, make_settings, running_app
+from tests.fakes.telegram import FakeTelegram
 
 runner = CliRunner()
 
@@ -84,3 +86,29 @@ def test_nlu_parse_prints_rasa_shaped_json() -> None:
     assert parsed["intent"]["name"] == "request_human"
     assert parsed["language"] == "vi"
     assert set(parsed) >= {"text", "intent", "entities", "intent_ranking", "language"}
+
+
+async def test_telegram_set_webhook_registers_the_public_url_with_the_secret(
+    monkeypatch: pytest.MonkeyPatch, fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OMNICRM_TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN)
+    monkeypatch.setenv("OMNICRM_TELEGRAM_WEBHOOK_SECRET", TELEGRAM_SECRET)
+    monkeypatch.setenv("OMNICRM_TELEGRAM_API_BASE", fake_telegram.url)
+    monkeypatch.setenv("OMNICRM_PUBLIC_URL", "https://crm.example.com/")
+    result = await invoke(["telegram", "set-webhook"])
+    assert result.exit_code == 0, result.output
+    [(method, payload)] = fake_telegram.calls
+    assert method == "setWebhook"
+    assert payload["url"] == "https://crm.example.com/webhooks/telegram"
+    assert payload["secret_token"] == TELEGRAM_SECRET
+
+
+async def test_telegram_set_webhook_without_credentials_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OMNICRM_TELEGRAM_BOT_TOKEN", raising=False)
+    result = await invoke(["telegram", "set-webhook"])
+    assert result.exit_code == 2
+    assert "OMNICRM_TELEGRAM_BOT_TOKEN" in result.output
