@@ -11,7 +11,6 @@ import uvicorn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from channels.telegram import TelegramAdapter
 from crm_core import demo as demo_data
 from crm_core.auth import create_agent
 from crm_core.auth import create_api_key as new_api_key
@@ -90,6 +89,8 @@ async def set_telegram_webhook(settings: Settings) -> str:
     if not token or not secret:
         raise CommandError("set OMNICRM_TELEGRAM_BOT_TOKEN and OMNICRM_TELEGRAM_WEBHOOK_SECRET")
     url = settings.public_url.rstrip("/") + "/webhooks/telegram"
+    from channels.telegram import TelegramAdapter
+
     adapter = TelegramAdapter(
         token=token, webhook_secret=secret, api_base=settings.telegram_api_base
     )

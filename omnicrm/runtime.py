@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass, field
 
 from channels.base import ChannelAdapter
-from channels.telegram import TelegramAdapter
 from channels.webchat import WebchatAdapter
 from conversations.bot import FirstBot
 from conversations.bus import Bus, InboxPollingBus, InProcessBus
@@ -32,6 +31,9 @@ def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:
     token = settings.secret("telegram_bot_token")
     secret = settings.secret("telegram_webhook_secret")
     if token and secret:
+        # Imported here: aiogram's type models cost ~150 MB, paid only when Telegram is on.
+        from channels.telegram import TelegramAdapter
+
         adapters["telegram"] = TelegramAdapter(
             token=token, webhook_secret=secret, api_base=settings.telegram_api_base
         )
