@@ -44,6 +44,7 @@
   let timer = null, polling = false, pollFailures = 0, fastUntil = 0;
   const seen = new Set();       // server message ids already rendered
   const pending = new Map();    // client_message_id -> {li, text} not yet matched to a server id
+  const mine = new Map();       // client_message_id -> bubble, for every message sent from this page
 
   // ---- storage (localStorage can throw in private mode: fall back to memory only) ----
   function loadSession() {
@@ -167,6 +168,14 @@
   }
   function render(item) {
     if (!item || !item.id || seen.has(item.id)) return;
+    if (item.client_message_id && mine.has(item.client_message_id)) {
+      // Our own message came back from the server: adopt its id instead of drawing it twice.
+      const cid = item.client_message_id;
+      if (pending.has(cid)) { confirm(cid, item.id); return; }
+      seen.add(item.id);
+      mine.get(cid).dataset.id = item.id;
+      return;
+    }
     if (item.author_type === "customer" || item.direction === "in") {
       for (const [cid, p] of pending) {
         if (item.client_message_id ? item.client_message_id === cid : p.text === item.text) { confirm(cid, item.id); return; }
@@ -184,9 +193,9 @@
     setMeta(p.li, t.sending);
     for (let attempt = 0; ; attempt++) {
       try {
-        const d = await withSession((s) => api("POST", "/messages",
+        await withSession((s) => api("POST", "/messages",
           { session_id: s.session_id, text: p.text, client_message_id: cid }, s));
-        confirm(cid, d && d.id);
+        confirm(cid, null);  // stored; the poll brings the message's own id
         setStatus(null);
         fastUntil = Date.now() + 10000;  // a reply is likely soon: poll faster for a while
         schedulePoll(400);
@@ -210,6 +219,7 @@
     const cid = uuid();
     const li = addBubble({ author_type: "customer", text });
     pending.set(cid, { li, text });
+    mine.set(cid, li);
     deliver(cid);
   }
 

@@ -86,7 +86,7 @@ async def post_message(
     )
     stored = await inbox.receive(runtime.db, runtime.bus, [event])
     return {
-        "id": event.external_event_id,
+        "event_id": event.external_event_id,
         "status": "received",
         "duplicate": not stored,
         "client_message_id": body.client_message_id,
