@@ -22,6 +22,7 @@ from omnicrm.api import (
     customers,
     errors,
     nlu,
+    services,
     system,
     webchat,
     webhooks,
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (customers, conversations, nlu, webchat, admin):
+    for module in (customers, conversations, services, nlu, webchat, admin):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(webhooks.router)

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query
 from sqlalchemy import func, or_, select
 
 from crm_core.contacts import normalize_email, normalize_phone
-from crm_core.models import ContactPoint, Conversation, Customer, Message, TimelineEvent
+from crm_core.models import (
+    ContactPoint,
+    Conversation,
+    Customer,
+    Message,
+    Purchase,
+    TimelineEvent,
+)
 from crm_core.queries import (
     customer_ids_matching_point,
     customer_ids_with_identity,
@@ -24,6 +31,7 @@ from omnicrm.api.schemas import (
     CustomerView,
     IdentityOut,
     Page,
+    PurchaseOut,
     TimelineEventOut,
 )
 
@@ -123,6 +131,15 @@ async def get_customer(customer_id: str, _: AgentDep, session: SessionDep) -> di
         .group_by(Message.direction)
     )
     counts = {direction: count for direction, count in messages.all()}
+    purchases = list(
+        (
+            await session.execute(
+                select(Purchase)
+                .where(Purchase.customer_id == customer.id)
+                .order_by(Purchase.purchased_at.desc())
+            )
+        ).scalars()
+    )
     view = _present(
         customer,
         points[customer.id],
@@ -130,7 +147,11 @@ async def get_customer(customer_id: str, _: AgentDep, session: SessionDep) -> di
     )
     view["contact_points"] = [ContactPointOut.model_validate(p) for p in points[customer.id]]
     view["conversations"] = [ConversationOut.model_validate(c) for c in conversations]
+    view["purchases"] = [PurchaseOut.model_validate(p) for p in purchases[:10]]
     view["stats"] = {
+        "lifetime_value": sum(p.amount for p in purchases),
+        "purchases": len(purchases),
+        "last_purchase_at": purchases[0].purchased_at if purchases else None,
         "messages_in": counts.get("in", 0),
         "messages_out": counts.get("out", 0),
         "channels": sorted({i.channel for i in identities[customer.id]}),

@@ -61,11 +61,35 @@ class ConversationOut(BaseModel):
     resolved_at: datetime | None
 
 
+class PurchaseOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    description: str
+    amount: int
+    currency: str
+    purchased_at: datetime
+
+
+class ServiceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    key: str
+    name_vi: str
+    name_en: str
+    duration_minutes: int
+    price: int
+    currency: str
+    active: bool
+
+
 class CustomerView(CustomerOut):
     """The 360° view: profile, contact details with their verification, conversations."""
 
     contact_points: list[ContactPointOut]
     conversations: list[ConversationOut]
+    purchases: list[PurchaseOut]
     stats: dict[str, Any]
 
 

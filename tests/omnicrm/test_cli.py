@@ -77,6 +77,15 @@ async def test_seed_demo_loads_customers_once(cli_env: str) -> None:
         assert len(customers) == 3
         lan = (await harness.get("/api/v1/customers", phone="0912345678")).json()["items"]
         assert lan[0]["name"] == "Nguyễn Thị Lan"
+        view = (await harness.get(f"/api/v1/customers/{lan[0]['id']}")).json()
+        assert view["stats"]["lifetime_value"] == 1_650_000
+        assert [p["description"] for p in view["purchases"]] == [
+            "Điều trị mụn chuyên sâu",
+            "Chăm sóc da mặt cơ bản",
+        ]
+        assert view["conversations"][0]["status"] == "resolved"
+        services = (await harness.get("/api/v1/services")).json()["items"]
+        assert {s["key"] for s in services} >= {"skin_consultation", "facial_basic"}
 
 
 def test_nlu_parse_prints_rasa_shaped_json() -> None:
