@@ -62,17 +62,7 @@ async def start_session(
             session, channel=CHANNEL, external_id=session_id, display_name=name, language=language
         )
         if phone or email:
-            resolved = await customers.add_contact_details(
-                session,
-                resolved,
-                phone=phone,
-                email=email,
-                name=name,
-                verified=False,
-                source=CHANNEL,
-                region=region,
-                join_on_verified_match=True,
-            )
+            resolved = await _add_visitor_details(session, resolved, name, phone, email, region)
         session.add(
             WebchatSession(
                 id=session_id,
@@ -110,17 +100,7 @@ async def leave_contact(
         resolved = await customers.resolve_identity(
             session, channel=CHANNEL, external_id=visitor.session_id
         )
-        resolved = await customers.add_contact_details(
-            session,
-            resolved,
-            phone=phone,
-            email=email,
-            name=name,
-            verified=False,
-            source=CHANNEL,
-            region=region,
-            join_on_verified_match=True,
-        )
+        resolved = await _add_visitor_details(session, resolved, name, phone, email, region)
         if name:
             resolved.customer.name = resolved.customer.name or name
         row = await session.get_one(WebchatSession, visitor.session_id)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.models import ContactPoint, Identity
+from crm_core.models import ContactPoint, Identity, Message, TimelineEvent
 
 
 async def details_of(
@@ -50,3 +50,20 @@ def customer_ids_with_identity(channel: str, external_id: str) -> Select[tuple[s
     return select(Identity.customer_id).where(
         Identity.channel == channel, Identity.external_id == external_id
     )
+
+
+async def transcript_of(
+    session: AsyncSession, conversation_id: str
+) -> tuple[list[Message], list[TimelineEvent]]:
+    """A conversation's messages and timeline events, each oldest first."""
+    messages = await session.execute(
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.created_at, Message.id)
+    )
+    events = await session.execute(
+        select(TimelineEvent)
+        .where(TimelineEvent.conversation_id == conversation_id)
+        .order_by(TimelineEvent.created_at, TimelineEvent.id)
+    )
+    return list(messages.scalars()), list(events.scalars())

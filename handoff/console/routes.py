@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from crm_core.auth import authenticate_agent
 from crm_core.db import Database
-from crm_core.models import Agent, Conversation, Customer, Message, TimelineEvent
+from crm_core.models import Agent, Conversation, Customer
+from crm_core.queries import transcript_of
 from handoff.console.sessions import COOKIE, SessionSigner
 
 HERE = Path(__file__).parent
@@ -120,28 +121,7 @@ def console_router(
                     "missing.html", status_code=404, agent=agent, csrf=signer.csrf_token(cookie)
                 )
             customer = await db_session.get_one(Customer, conversation.customer_id)
-            messages = (
-                (
-                    await db_session.execute(
-                        select(Message)
-                        .where(Message.conversation_id == conversation_id)
-                        .order_by(Message.created_at, Message.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            events = (
-                (
-                    await db_session.execute(
-                        select(TimelineEvent)
-                        .where(TimelineEvent.conversation_id == conversation_id)
-                        .order_by(TimelineEvent.created_at, TimelineEvent.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            messages, events = await transcript_of(db_session, conversation_id)
         return render(
             "conversation.html",
             agent=agent,

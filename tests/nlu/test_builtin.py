@@ -98,7 +98,7 @@ def test_ranking_is_sorted_bounded_and_consistent(nlu: BuiltinNLU) -> None:
     result = nlu.parse("xin chào, cho hỏi giá tư vấn bao nhiêu")
     confidences = [score.confidence for score in result.intent_ranking]
     assert confidences == sorted(confidences, reverse=True)
-    assert 1 <= len(result.intent_ranking) <= 10
+    assert 0 < len(result.intent_ranking) <= 10
     assert result.intent == result.intent_ranking[0]
     assert all(0.0 <= c <= 1.0 for c in confidences)
     assert "greet" in {score.name for score in result.intent_ranking}
