@@ -102,6 +102,7 @@ class ChannelAdapter(Protocol):
     """What the engine needs from a channel: verify+parse inbound, send outbound."""
 
     name: str
+    max_sends_per_second: float | None  # the dispatcher paces sends to stay under it
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, url: str) -> None:
         """Raise WebhookRejected(401/403) unless the request carries the channel's proof."""

@@ -42,7 +42,16 @@ class TelegramAdapter:
 
     name = "telegram"
 
-    def __init__(self, *, token: str, webhook_secret: str, api_base: str) -> None:
+    def __init__(
+        self,
+        *,
+        token: str,
+        webhook_secret: str,
+        api_base: str,
+        max_sends_per_second: float = 25.0,
+    ) -> None:
+        # "not more than 30 messages per second or so" to different chats (Bot FAQ): keep margin.
+        self.max_sends_per_second = max_sends_per_second
         self._secret = webhook_secret.encode()
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
         self.bot = Bot(token=token, session=session)

@@ -37,6 +37,7 @@ class WebchatAdapter:
     """Outbound web chat messages wait in the database until the visitor's page polls them."""
 
     name = CHANNEL
+    max_sends_per_second = None
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         return DeliveryReceipt(external_id=None, status="sent")

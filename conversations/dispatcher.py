@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from channels.base import ChannelAdapter, DeliveryError, DeliveryReceipt, OutboundMessage
 from conversations.metrics import EngineMetrics
+from conversations.ratelimit import Pacer
 from crm_core.db import Database
 from crm_core.enums import Direction, MessageStatus
 from crm_core.models import Conversation, Identity, Message
@@ -54,7 +55,11 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng or random.Random()
         self._wake = asyncio.Event()
-        self._in_flight: set[str] = set()
+        self._pacers = {
+            name: Pacer(rate)
+            for name, adapter in adapters.items()
+            if (rate := getattr(adapter, "max_sends_per_second", None))
+        }
 
     def wake(self) -> None:
         """Called after a commit that queued messages, so they go out without waiting a poll."""
@@ -77,13 +82,7 @@ class Dispatcher:
         by_conversation: dict[str, list[tuple[Message, str]]] = {}
         for message, address in batch:
             by_conversation.setdefault(message.conversation_id, []).append((message, address))
-        self._in_flight.update(message.id for message, _ in batch)
-        try:
-            await asyncio.gather(
-                *(self._send_in_order(items) for items in by_conversation.values())
-            )
-        finally:
-            self._in_flight.difference_update(message.id for message, _ in batch)
+        await asyncio.gather(*(self._send_in_order(items) for items in by_conversation.values()))
         return len(batch)
 
     async def _due(self) -> list[tuple[Message, str]]:
@@ -102,9 +101,7 @@ class Dispatcher:
         )
         async with self.db.reading() as session:
             rows = (await session.execute(stmt)).all()
-        return [
-            (message, address) for message, address in rows if message.id not in self._in_flight
-        ]
+        return [(message, address) for message, address in rows]
 
     async def _send_in_order(self, items: list[tuple[Message, str]]) -> None:
         for message, address in items:
@@ -122,6 +119,8 @@ class Dispatcher:
             external_user_id=address,
             text=message.text,
         )
+        if pacer := self._pacers.get(message.channel):
+            await pacer.wait()
         try:
             receipt = await adapter.send(outbound)
         except DeliveryError as exc:

@@ -35,7 +35,10 @@ def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:
         from channels.telegram import TelegramAdapter
 
         adapters["telegram"] = TelegramAdapter(
-            token=token, webhook_secret=secret, api_base=settings.telegram_api_base
+            token=token,
+            webhook_secret=secret,
+            api_base=settings.telegram_api_base,
+            max_sends_per_second=settings.telegram_max_sends_per_second,
         )
     elif token or secret:
         log.warning(

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_base: str = "https://api.telegram.org"
+    telegram_max_sends_per_second: float = Field(default=25.0, gt=0)
 
     zalo_app_id: str | None = None
     zalo_app_secret: SecretStr | None = None

@@ -30,8 +30,9 @@ async def _receive(channel: str, request: Request, runtime: RuntimeDep) -> JSONR
     metrics = runtime.metrics.inbound
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
-        adapter.verify(headers=headers, body=b"", url=str(request.url))
+        # Signatures (Slack, Zalo, e-mail) cover the raw bytes: read them, capped, then verify.
         body = await read_capped(request, runtime.settings.max_webhook_body_bytes)
+        adapter.verify(headers=headers, body=body, url=str(request.url))
         parsed = adapter.parse(body)
     except WebhookRejected:
         metrics.labels(channel=channel, result="rejected").inc()

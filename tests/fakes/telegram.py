@@ -24,6 +24,7 @@ class FakeTelegram:
     _runner: web.AppRunner | None = None
     url: str = ""
     sent_event: asyncio.Event = field(default_factory=asyncio.Event)
+    sent_at: list[float] = field(default_factory=list)  # loop time of each accepted send
 
     def sent(self) -> list[dict[str, Any]]:
         """Successful sendMessage payloads, in arrival order."""
@@ -73,6 +74,8 @@ class FakeTelegram:
             self.calls.append((f"{method}:failed", payload))
             return web.json_response(body, status=status)
         self.calls.append((method, payload))
+        if method == "sendMessage":
+            self.sent_at.append(asyncio.get_running_loop().time())
         self.sent_event.set()
         if method == "sendMessage":
             return web.json_response({"ok": True, "result": self._message(payload)})

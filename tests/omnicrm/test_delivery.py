@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import select
 
 from crm_core.models import Message
-from tests.conftest import Harness
+from tests.conftest import Harness, make_settings, running_app
 from tests.fakes import updates
 from tests.fakes.telegram import FakeTelegram
 
@@ -59,3 +59,16 @@ async def test_blocked_by_user_fails_without_retry(
     assert len(fake_telegram.calls) == 1
     failed = await harness.get("/api/v1/messages", status="failed")
     assert [m["id"] for m in failed.json()["items"]] == [message.id]
+
+
+async def test_sends_are_paced_under_the_channel_cap(
+    database_url: str, fake_telegram: FakeTelegram
+) -> None:
+    settings = make_settings(database_url, fake_telegram.url, telegram_max_sends_per_second=10)
+    async with running_app(settings) as app:
+        for index in range(6):
+            await app.telegram(updates.text_update(771000 + index, "hi", user_id=4300000 + index))
+        await fake_telegram.wait_for_sent(6)
+    stamps = fake_telegram.sent_at
+    gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
+    assert min(gaps) >= 0.09  # 10 sends per second at most

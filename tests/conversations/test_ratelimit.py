@@ -1,0 +1,32 @@
+"""The per-channel pacer spaces sends to the configured rate."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from conversations.ratelimit import Pacer
+
+
+async def test_sends_are_spaced_by_the_interval() -> None:
+    pacer = Pacer(20.0)  # 50 ms apart
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    stamps: list[float] = []
+
+    async def send() -> None:
+        await pacer.wait()
+        stamps.append(loop.time() - started)
+
+    await asyncio.gather(*(send() for _ in range(6)))
+    stamps.sort()
+    assert stamps[0] < 0.04
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert min(gaps) >= 0.045
+    assert stamps[-1] >= 0.24
+
+
+def test_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        Pacer(0)
