@@ -107,7 +107,14 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     """Run uvicorn on the app factory with these settings (one process: SQLite has one writer)."""
     from omnicrm.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # No access log: query strings carry phones and e-mails (customer search), never log them.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
 
 
 async def run_worker(settings: Settings) -> None:
