@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -29,9 +29,17 @@ class SharedContact(BaseModel):
     verified: bool = False
 
 
-class InboundEvent(BaseModel):
-    """One customer message, normalised; this JSON is what the inbox stores and the bus carries."""
+EventKind = Literal["message", "opt_out", "opt_in", "follow", "unfollow"]
 
+
+class InboundEvent(BaseModel):
+    """One customer message, normalised; this JSON is what the inbox stores and the bus carries.
+
+    `kind` says what the customer did: a message, or an opt-out/opt-in (SMS STOP/START, whose
+    text is still stored as a message), or a follow/unfollow (Zalo; timeline only).
+    """
+
+    kind: EventKind = "message"
     channel: str
     external_user_id: str
     external_event_id: str = Field(description="dedupe key of the delivery, e.g. update_id")
@@ -43,6 +51,16 @@ class InboundEvent(BaseModel):
     username: str | None = None
     language_hint: str | None = None
     occurred_at: datetime
+    thread_refs: list[str] = Field(
+        default_factory=list, description="e-mail In-Reply-To + References: earlier message ids"
+    )
+    subject: str | None = None
+    automated: str | None = Field(
+        default=None, description="why this is machine-sent (auto-reply, bulk, bounce): no answer"
+    )
+    meta: dict[str, Any] = Field(
+        default_factory=dict, description="channel extras kept on the message (original text...)"
+    )
     raw: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -51,11 +69,26 @@ class InboundEvent(BaseModel):
         return f"{self.channel}:{self.external_user_id}"
 
 
+DeliveryStatus = Literal["queued", "sent", "delivered", "read", "failed"]
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A channel's report on one of our outbound messages (Twilio status, Zalo seen)."""
+
+    channel: str
+    external_message_id: str
+    status: DeliveryStatus
+    error: str | None = None
+    error_code: str | None = None
+
+
 @dataclass(frozen=True)
 class ParsedWebhook:
-    """What a webhook carried: zero or more customer messages, plus a note when ignored."""
+    """What a webhook carried: customer events and/or delivery statuses, or why it was ignored."""
 
     events: Sequence[InboundEvent] = ()
+    statuses: Sequence[StatusUpdate] = ()
     ignored: str | None = None
 
 
@@ -98,8 +131,21 @@ class WebhookRejected(Exception):
         self.message = message
 
 
+@dataclass(frozen=True)
+class WebhookAck:
+    """The body a channel expects in answer to its webhook (Twilio wants TwiML)."""
+
+    body: bytes
+    media_type: str
+
+
 class ChannelAdapter(Protocol):
-    """What the engine needs from a channel: verify+parse inbound, send outbound."""
+    """What the engine needs from a channel: verify+parse inbound, send outbound.
+
+    `verify` gets the raw body and the public URL the provider called (PUBLIC_URL + path +
+    query), so signatures over either work behind a proxy. Adapters may also define
+    `ack: WebhookAck` for a non-JSON webhook answer.
+    """
 
     name: str
     max_sends_per_second: float | None  # the dispatcher paces sends to stay under it

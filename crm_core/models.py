@@ -106,6 +106,8 @@ class Identity(Base):
     external_id: Mapped[str] = mapped_column(String(255), nullable=False)
     display_name: Mapped[str | None] = mapped_column(String(200))
     username: Mapped[str | None] = mapped_column(String(200))
+    opted_out_at: Mapped[datetime | None] = mapped_column()
+    opt_out_source: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = _created()
 
     __table_args__ = (UniqueConstraint("channel", "external_id"),)
@@ -126,6 +128,7 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(20), nullable=False)
     status: Mapped[str] = mapped_column(String(20), default="bot", nullable=False)
     language: Mapped[str | None] = mapped_column(String(8))
+    subject: Mapped[str | None] = mapped_column(String(300))
     assigned_agent_id: Mapped[str | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL")
     )
@@ -165,6 +168,7 @@ class Message(Base):
     external_id: Mapped[str | None] = mapped_column(String(255))
     intent: Mapped[str | None] = mapped_column(String(64))
     intent_confidence: Mapped[float | None] = mapped_column()
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict, nullable=False)
     error: Mapped[str | None] = mapped_column(String(500))
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
@@ -304,3 +308,57 @@ class Purchase(Base):
     __table_args__ = (
         Index("ix_purchases_customer_id_purchased_at", "customer_id", "purchased_at"),
     )
+
+
+class ChannelState(Base):
+    """Durable state of a channel integration, e.g. Zalo's single-use refresh token."""
+
+    __tablename__ = "channel_state"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class MergeSuggestion(Base):
+    """Two customers share an unverified detail: a human decides whether they are one person."""
+
+    __tablename__ = "merge_suggestions"
+
+    id: Mapped[str] = _id()
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    other_customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    value: Mapped[str] = mapped_column(String(320), nullable=False)
+    status: Mapped[str] = mapped_column(String(12), default="open", nullable=False)
+    created_at: Mapped[datetime] = _created()
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "other_customer_id", "kind", "value"),
+        Index("ix_merge_suggestions_status_created_at", "status", "created_at"),
+    )
+
+
+class CustomerMerge(Base):
+    """Audit of one merge, with what moved, so that an unmerge can put it all back."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[str] = _id()
+    target_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    source_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    source_snapshot: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    moved: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    reason: Mapped[str] = mapped_column(String(100), nullable=False)
+    actor_type: Mapped[str] = mapped_column(String(10), nullable=False)
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    merged_at: Mapped[datetime] = _created()
+    unmerged_at: Mapped[datetime | None] = mapped_column()

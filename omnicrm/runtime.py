@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass, field
 
 from channels.base import ChannelAdapter
-from channels.webchat import WebchatAdapter
 from conversations.bot import FirstBot
 from conversations.bus import Bus, InboxPollingBus, InProcessBus
 from conversations.dispatcher import Dispatcher
@@ -18,34 +17,10 @@ from conversations.worker import Worker
 from crm_core.db import Database
 from crm_core.migrate import upgrade
 from nlu import BuiltinNLU
+from omnicrm.adapters import ALL_CHANNELS, build_adapters
 from omnicrm.settings import Settings
 
 log = logging.getLogger(__name__)
-
-ALL_CHANNELS = ("telegram", "zalo", "sms", "email", "slack", "webchat")
-
-
-def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:
-    """One adapter per channel whose credentials are set; the rest are off."""
-    adapters: dict[str, ChannelAdapter] = {"webchat": WebchatAdapter()}  # type: ignore[dict-item]
-    token = settings.secret("telegram_bot_token")
-    secret = settings.secret("telegram_webhook_secret")
-    if token and secret:
-        # Imported here: aiogram's type models cost ~150 MB, paid only when Telegram is on.
-        from channels.telegram import TelegramAdapter
-
-        adapters["telegram"] = TelegramAdapter(
-            token=token,
-            webhook_secret=secret,
-            api_base=settings.telegram_api_base,
-            max_sends_per_second=settings.telegram_max_sends_per_second,
-        )
-    elif token or secret:
-        log.warning(
-            "telegram is off: both TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET are needed"
-        )
-    return adapters
-
 
 @dataclass
 class Runtime:
@@ -65,7 +40,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         db = Database(settings.database_url)
-        adapters = build_adapters(settings)
+        adapters = build_adapters(settings, db)
         metrics = EngineMetrics()
         bus: Bus = (
             InProcessBus(settings.worker_partitions)

@@ -35,11 +35,13 @@ class Settings(BaseSettings):
     zalo_refresh_token: SecretStr | None = None
     zalo_api_base: str = "https://openapi.zalo.me"
     zalo_oauth_base: str = "https://oauth.zaloapp.com"
+    zalo_max_sends_per_second: float = Field(default=10.0, gt=0)
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
     twilio_api_base: str = "https://api.twilio.com"
+    twilio_max_sends_per_second: float = Field(default=1.0, gt=0)  # a US long code: 1 MPS
 
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -52,6 +54,11 @@ class Settings(BaseSettings):
     imap_username: str | None = None
     imap_password: SecretStr | None = None
     email_webhook_secret: SecretStr | None = None
+    imap_ssl: bool = True
+    imap_folder: str = "INBOX"
+    imap_poll_seconds: float = Field(default=30.0, gt=0)
+    email_max_sends_per_second: float = Field(default=5.0, gt=0)
+    media_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
