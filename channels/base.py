@@ -93,6 +93,18 @@ class ParsedWebhook:
 
 
 @dataclass(frozen=True)
+class ReplyContext:
+    """What a channel may need to answer in the right thread and within its rules."""
+
+    last_inbound_external_id: str | None = None  # Zalo msg_id, e-mail Message-ID, ...
+    last_inbound_at: datetime | None = None
+    sent_since_last_inbound: int = 0  # Zalo: 8 free replies within 48 h of the last message
+    thread_refs: tuple[str, ...] = ()  # e-mail: the References chain so far
+    subject: str | None = None
+    customer_name: str | None = None
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """A reply to deliver: where to, what, and our message id for idempotent bookkeeping."""
 
@@ -100,7 +112,9 @@ class OutboundMessage:
     channel: str
     external_user_id: str
     text: str
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    context: ReplyContext = field(default_factory=ReplyContext)
+    author_name: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"author_type": "bot"}
 
 
 @dataclass(frozen=True)
@@ -109,16 +123,31 @@ class DeliveryReceipt:
 
     external_id: str | None
     status: str = "sent"
+    meta: Mapping[str, Any] = field(default_factory=dict)  # e.g. SMS segments, e-mail headers
 
 
 class DeliveryError(Exception):
-    """A send failed; `retryable` tells the dispatcher whether to try again, and when."""
+    """A send failed; `retryable` tells the dispatcher whether to try again, and when.
 
-    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    `opted_out` means the provider says the recipient unsubscribed (Twilio 21610): the
+    identity is marked and nothing more is sent there.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        code: str | None = None,
+        opted_out: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+        self.code = code
+        self.opted_out = opted_out
 
 
 class WebhookRejected(Exception):

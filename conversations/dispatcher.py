@@ -14,6 +14,8 @@ from sqlalchemy import select, update
 from channels.base import ChannelAdapter, DeliveryError, DeliveryReceipt, OutboundMessage
 from conversations.metrics import EngineMetrics
 from conversations.ratelimit import Pacer
+from conversations.reply_context import reply_context
+from crm_core.conversations import set_opt_out
 from crm_core.db import Database
 from crm_core.enums import Direction, MessageStatus
 from crm_core.models import Conversation, Identity, Message
@@ -79,16 +81,16 @@ class Dispatcher:
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were attempted."""
         batch = await self._due()
-        by_conversation: dict[str, list[tuple[Message, str]]] = {}
-        for message, address in batch:
-            by_conversation.setdefault(message.conversation_id, []).append((message, address))
+        by_conversation: dict[str, list[tuple[Message, Identity]]] = {}
+        for message, identity in batch:
+            by_conversation.setdefault(message.conversation_id, []).append((message, identity))
         await asyncio.gather(*(self._send_in_order(items) for items in by_conversation.values()))
         return len(batch)
 
-    async def _due(self) -> list[tuple[Message, str]]:
+    async def _due(self) -> list[tuple[Message, Identity]]:
         now = self.clock()
         stmt = (
-            select(Message, Identity.external_id)
+            select(Message, Identity)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .join(Identity, Identity.id == Conversation.identity_id)
             .where(
@@ -101,37 +103,59 @@ class Dispatcher:
         )
         async with self.db.reading() as session:
             rows = (await session.execute(stmt)).all()
-        return [(message, address) for message, address in rows]
+        return [(message, identity) for message, identity in rows]
 
-    async def _send_in_order(self, items: list[tuple[Message, str]]) -> None:
-        for message, address in items:
-            if not await self._send_one(message, address):
+    async def _send_in_order(self, items: list[tuple[Message, Identity]]) -> None:
+        for message, identity in items:
+            if not await self._send_one(message, identity):
                 return  # keep order: later messages of this conversation wait for this one
 
-    async def _send_one(self, message: Message, address: str) -> bool:
+    async def _send_one(self, message: Message, identity: Identity) -> bool:
+        """Send one message; False when it will be retried (so later ones must wait)."""
         adapter = self.adapters.get(message.channel)
         if adapter is None:
             await self._fail(message, f"channel {message.channel} is not configured")
-            return False
+            return True
+        if identity.opted_out_at is not None:
+            # Blocked before any API call: the customer said STOP (or the provider told us).
+            await self._fail(message, f"the customer opted out of {message.channel}")
+            return True
         outbound = OutboundMessage(
             message_id=message.id,
             channel=message.channel,
-            external_user_id=address,
+            external_user_id=identity.external_id,
             text=message.text,
+            context=await reply_context(self.db, message),
+            author_name=message.author_name,
+            metadata={"author_type": message.author_type},
         )
         if pacer := self._pacers.get(message.channel):
             await pacer.wait()
         try:
             receipt = await adapter.send(outbound)
         except DeliveryError as exc:
-            await self._after_error(message, exc)
-            return False
+            if exc.opted_out:
+                await self._mark_opted_out(identity, message, exc)
+            return await self._after_error(message, exc)
         except Exception as exc:  # an adapter bug must not kill the dispatcher
             log.exception("adapter %s raised while sending %s", message.channel, message.id)
-            await self._after_error(message, DeliveryError(repr(exc)[:200], retryable=True))
-            return False
+            return await self._after_error(message, DeliveryError(repr(exc)[:200], retryable=True))
         await self._succeed(message, receipt)
         return True
+
+    async def _mark_opted_out(
+        self, identity: Identity, message: Message, error: DeliveryError
+    ) -> None:
+        async with self.db.transaction() as session:
+            row = await session.get_one(Identity, identity.id)
+            set_opt_out(
+                session,
+                row,
+                opted_out=True,
+                source=f"{message.channel}:provider:{error.code or 'unsubscribed'}",
+                actor_type="system",
+                conversation_id=message.conversation_id,
+            )
 
     async def _succeed(self, message: Message, receipt: DeliveryReceipt) -> None:
         async with self.db.transaction() as session:
@@ -145,15 +169,17 @@ class Dispatcher:
                     attempts=Message.attempts + 1,
                     next_attempt_at=None,
                     error=None,
+                    meta={**message.meta, **receipt.meta},
                 )
             )
         self.metrics.outbound.labels(channel=message.channel, status=receipt.status).inc()
 
-    async def _after_error(self, message: Message, error: DeliveryError) -> None:
+    async def _after_error(self, message: Message, error: DeliveryError) -> bool:
+        """Schedule a retry (False: later messages wait) or fail for good (True: go on)."""
         attempt = message.attempts + 1
         if not error.retryable or attempt >= self.max_attempts:
-            await self._fail(message, error.reason)
-            return
+            await self._fail(message, error.reason, code=error.code)
+            return True
         delay = backoff_delay(attempt, rng=self.rng, retry_after=error.retry_after)
         retry_at = self.clock() + timedelta(seconds=delay)
         async with self.db.transaction() as session:
@@ -176,8 +202,9 @@ class Dispatcher:
             )
         self.metrics.outbound.labels(channel=message.channel, status="retry").inc()
         log.warning("send of %s failed (attempt %d), retry in %.1fs", message.id, attempt, delay)
+        return False
 
-    async def _fail(self, message: Message, reason: str) -> None:
+    async def _fail(self, message: Message, reason: str, *, code: str | None = None) -> None:
         async with self.db.transaction() as session:
             await session.execute(
                 update(Message)
@@ -187,6 +214,7 @@ class Dispatcher:
                     attempts=Message.attempts + 1,
                     next_attempt_at=None,
                     error=reason[:500],
+                    meta={**message.meta, "error_code": code} if code else message.meta,
                 )
             )
         self.metrics.outbound.labels(channel=message.channel, status="failed").inc()

@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.base import InboundEvent
 from conversations.bot import BotContext, BotDecision, FirstBot
 from crm_core import customers, timeline
-from crm_core.conversations import add_outbound, move, open_or_continue
+from crm_core.conversations import (
+    add_outbound,
+    move,
+    open_or_continue,
+    set_opt_out,
+    threaded_conversation,
+)
 from crm_core.db import Database
 from crm_core.enums import ConversationStatus, Direction, InboxStatus, MessageStatus
 from crm_core.models import Conversation, Customer, InboxEvent, Message
@@ -92,21 +98,77 @@ class ConversationEngine:
                 join_on_verified_match=False,
             )
         customer = resolved.customer
+        if event.kind in ("follow", "unfollow"):
+            timeline.record(
+                session,
+                customer_id=customer.id,
+                kind=f"{event.kind}ed",
+                actor_type="customer",
+                data={"channel": event.channel},
+            )
+            return Outcome(processed=True)
         returning = customer.last_seen_at is not None
-        conversation, _ = await open_or_continue(
-            session, customer_id=customer.id, identity=resolved.identity, language=None
-        )
+        conversation = await self._conversation(session, event, resolved)
         decision = None
-        if conversation.status == ConversationStatus.BOT.value:
+        if _bot_may_answer(event) and conversation.status == ConversationStatus.BOT.value:
             # Otherwise a human owns it (or it waits for one): the bot stays silent.
             context = _context(event, customer, conversation, returning=returning)
             decision = self.bot.decide(context)
         if not await _log_inbound(session, self.db, conversation, event, decision):
             return Outcome(processed=True)
         customer.last_seen_at = utcnow()
+        self._record_kind(session, event, resolved, conversation)
         if decision is None:
             return Outcome(processed=True)
         return self._apply(session, conversation, customer, decision)
+
+    async def _conversation(
+        self, session: AsyncSession, event: InboundEvent, resolved: customers.Resolved
+    ) -> Conversation:
+        """Threaded channels (e-mail) follow References; the others continue the open one."""
+        threaded = event.channel == "email"
+        thread = (
+            await threaded_conversation(session, channel=event.channel, refs=event.thread_refs)
+            if threaded
+            else None
+        )
+        conversation, _ = await open_or_continue(
+            session,
+            customer_id=resolved.customer.id,
+            identity=resolved.identity,
+            language=None,
+            subject=event.subject,
+            thread=thread,
+            new_thread=threaded and thread is None,
+        )
+        return conversation
+
+    def _record_kind(
+        self,
+        session: AsyncSession,
+        event: InboundEvent,
+        resolved: customers.Resolved,
+        conversation: Conversation,
+    ) -> None:
+        """Opt-outs and machine-sent mail leave a trace on the timeline."""
+        if event.kind in ("opt_out", "opt_in"):
+            set_opt_out(
+                session,
+                resolved.identity,
+                opted_out=event.kind == "opt_out",
+                source=f"{event.channel}:keyword",
+                actor_type="customer",
+                conversation_id=conversation.id,
+            )
+        elif event.automated:
+            timeline.record(
+                session,
+                customer_id=conversation.customer_id,
+                conversation_id=conversation.id,
+                kind="automated_message",
+                actor_type="system",
+                data={"channel": event.channel, "reason": event.automated},
+            )
 
     def _apply(
         self,
@@ -137,6 +199,11 @@ class ConversationEngine:
         return Outcome(
             processed=True, replies=int(bool(decision.replies)), handoff=decision.handoff
         )
+
+
+def _bot_may_answer(event: InboundEvent) -> bool:
+    """Never answer machines (no mail loops) or provider keywords (Twilio answers those)."""
+    return event.kind == "message" and not event.automated and "twilio_keyword" not in event.meta
 
 
 def _context(
@@ -174,6 +241,7 @@ async def _log_inbound(
         "attachments": [a.model_dump(mode="json") for a in event.attachments],
         "status": MessageStatus.RECEIVED.value,
         "external_id": event.external_message_id,
+        "meta": _message_meta(event),
         "intent": decision.intent if decision else None,
         "intent_confidence": decision.confidence if decision else None,
         "attempts": 0,
@@ -199,3 +267,17 @@ async def _log_inbound(
         data={"message_id": message_id, "channel": event.channel},
     )
     return True
+
+
+def _message_meta(event: InboundEvent) -> dict[str, Any]:
+    """What the transcript and later replies need: subject and references for e-mail, etc."""
+    meta = dict(event.meta)
+    if event.subject:
+        meta["subject"] = event.subject
+    if event.thread_refs:
+        meta["references"] = list(event.thread_refs)
+    if event.automated:
+        meta["automated"] = event.automated
+    if event.kind != "message":
+        meta["kind"] = event.kind
+    return meta

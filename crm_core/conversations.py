@@ -13,20 +13,53 @@ from crm_core.models import Conversation, Identity, Message
 from crm_core.types import new_id, utcnow
 
 
-async def open_or_continue(
-    session: AsyncSession, *, customer_id: str, identity: Identity, language: str | None
-) -> tuple[Conversation, bool]:
-    """The identity's open conversation, or a new one owned by the bot."""
+async def threaded_conversation(
+    session: AsyncSession, *, channel: str, refs: list[str]
+) -> Conversation | None:
+    """The open conversation holding a message that `refs` (e-mail References) point at."""
+    if not refs:
+        return None
     stmt = (
         select(Conversation)
+        .join(Message, Message.conversation_id == Conversation.id)
         .where(
-            Conversation.identity_id == identity.id,
+            Message.channel == channel,
+            Message.external_id.in_(refs),
             Conversation.status != ConversationStatus.RESOLVED.value,
         )
-        .order_by(Conversation.created_at.desc())
+        .order_by(Message.created_at.desc())
         .limit(1)
     )
-    found = (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def open_or_continue(
+    session: AsyncSession,
+    *,
+    customer_id: str,
+    identity: Identity,
+    language: str | None,
+    subject: str | None = None,
+    thread: Conversation | None = None,
+    new_thread: bool = False,
+) -> tuple[Conversation, bool]:
+    """The identity's open conversation (or the given e-mail thread), else a new one.
+
+    `new_thread` starts a fresh conversation even when one is open: a new e-mail without
+    references is a new topic.
+    """
+    found = thread
+    if found is None and not new_thread:
+        stmt = (
+            select(Conversation)
+            .where(
+                Conversation.identity_id == identity.id,
+                Conversation.status != ConversationStatus.RESOLVED.value,
+            )
+            .order_by(Conversation.created_at.desc())
+            .limit(1)
+        )
+        found = (await session.execute(stmt)).scalar_one_or_none()
     if found is not None:
         if found.customer_id != customer_id:
             found.customer_id = customer_id
@@ -38,6 +71,7 @@ async def open_or_continue(
         channel=identity.channel,
         status=ConversationStatus.BOT.value,
         language=language,
+        subject=subject[:300] if subject else None,
         bot_state={},
     )
     session.add(conversation)
@@ -119,3 +153,28 @@ def add_outbound(
         data={"message_id": message.id, "channel": conversation.channel},
     )
     return message
+
+
+def set_opt_out(
+    session: AsyncSession,
+    identity: Identity,
+    *,
+    opted_out: bool,
+    source: str,
+    actor_type: str,
+    conversation_id: str | None = None,
+) -> bool:
+    """Record an opt-out (or opt-in) on this channel handle; False when nothing changed."""
+    if (identity.opted_out_at is not None) == opted_out:
+        return False
+    identity.opted_out_at = utcnow() if opted_out else None
+    identity.opt_out_source = source if opted_out else None
+    timeline.record(
+        session,
+        customer_id=identity.customer_id,
+        conversation_id=conversation_id,
+        kind="opted_out" if opted_out else "opted_in",
+        actor_type=actor_type,
+        data={"channel": identity.channel, "source": source},
+    )
+    return True

@@ -1,0 +1,50 @@
+"""What a channel needs to answer well: the thread, the last customer message, the window."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from channels.base import ReplyContext
+from crm_core.db import Database
+from crm_core.enums import Direction
+from crm_core.models import Conversation, Customer, Message
+
+
+async def reply_context(db: Database, message: Message) -> ReplyContext:
+    """Built per send from the conversation: last inbound message, replies since, subject."""
+    async with db.reading() as session:
+        last_in = (
+            await session.execute(
+                select(Message)
+                .where(
+                    Message.conversation_id == message.conversation_id,
+                    Message.direction == Direction.IN.value,
+                )
+                .order_by(Message.created_at.desc(), Message.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        since = select(func.count()).where(
+            Message.conversation_id == message.conversation_id,
+            Message.direction == Direction.OUT.value,
+            Message.status.in_(("sent", "delivered", "read")),
+        )
+        if last_in is not None:
+            since = since.where(Message.created_at > last_in.created_at)
+        sent_since = int(await session.scalar(since) or 0)
+        subject, name = (
+            await session.execute(
+                select(Conversation.subject, Customer.name)
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(Conversation.id == message.conversation_id)
+            )
+        ).one()
+    refs = tuple(last_in.meta.get("references", [])) if last_in is not None else ()
+    return ReplyContext(
+        last_inbound_external_id=last_in.external_id if last_in else None,
+        last_inbound_at=last_in.created_at if last_in else None,
+        sent_since_last_inbound=sent_since,
+        thread_refs=refs,
+        subject=subject,
+        customer_name=name,
+    )
