@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core import timeline
 from crm_core.contacts import normalize_email, normalize_phone
+from crm_core.merges import merge_customers, suggest
 from crm_core.models import (
     ContactPoint,
-    Conversation,
     Customer,
     Identity,
-    Message,
-    Purchase,
-    TimelineEvent,
-    WebchatSession,
 )
 
 
@@ -112,12 +108,21 @@ async def add_contact_details(
             if verified or join_on_verified_match:
                 current = await _join(session, current, owner, kind=kind)
             else:
-                timeline.record(
+                await suggest(
                     session,
                     customer_id=current.customer.id,
-                    kind="merge_suggested",
-                    actor_type="system",
-                    data={"other_customer_id": owner.id, "matched": kind},
+                    other_customer_id=owner.id,
+                    kind=kind,
+                    value=value,
+                )
+        elif owner is None:
+            for other in await _unverified_owners(session, kind, value, current.customer.id):
+                await suggest(
+                    session,
+                    customer_id=current.customer.id,
+                    other_customer_id=other,
+                    kind=kind,
+                    value=value,
                 )
         await _upsert_point(
             session,
@@ -141,12 +146,29 @@ async def _verified_owner(session: AsyncSession, kind: str, value: str) -> Custo
     return (await session.execute(stmt)).scalars().first()
 
 
+async def _unverified_owners(
+    session: AsyncSession, kind: str, value: str, customer_id: str
+) -> list[str]:
+    stmt = select(ContactPoint.customer_id).where(
+        ContactPoint.kind == kind,
+        ContactPoint.value == value,
+        ContactPoint.customer_id != customer_id,
+    )
+    return list(dict.fromkeys((await session.execute(stmt)).scalars()))
+
+
 async def _join(
     session: AsyncSession, current: Resolved, owner: Customer, *, kind: str
 ) -> Resolved:
     """Merge the current customer into the one owning the matching verified detail."""
     source = current.customer
-    await merge_customers(session, source_id=source.id, target=owner)
+    await merge_customers(
+        session,
+        source_id=source.id,
+        target=owner,
+        reason=f"verified {kind} matched",
+        actor_type="system",
+    )
     timeline.record(
         session,
         customer_id=owner.id,
@@ -161,44 +183,6 @@ async def _join(
     )
     await session.refresh(current.identity)
     return Resolved(owner, current.identity, created=False)
-
-
-async def merge_customers(session: AsyncSession, *, source_id: str, target: Customer) -> None:
-    """Move every row of `source` onto `target` (history is kept), then drop `source`."""
-    await session.flush()
-    taken = select(ContactPoint.kind, ContactPoint.value).where(
-        ContactPoint.customer_id == target.id
-    )
-    existing = {(k, v) for k, v in (await session.execute(taken)).all()}
-    points = await session.execute(
-        select(ContactPoint).where(ContactPoint.customer_id == source_id)
-    )
-    for point in points.scalars():
-        if (point.kind, point.value) in existing:
-            await session.delete(point)
-    await session.flush()
-    movable = (
-        ContactPoint,
-        Identity,
-        Conversation,
-        Message,
-        TimelineEvent,
-        WebchatSession,
-        Purchase,
-    )
-    for model in movable:
-        await session.execute(
-            update(model)
-            .where(model.customer_id == source_id)
-            .values(customer_id=target.id)
-            .execution_options(synchronize_session="fetch")
-        )
-    source = await session.get(Customer, source_id)
-    if source is not None:
-        if not target.name:
-            target.name = source.name
-        await session.delete(source)
-    await session.flush()
 
 
 async def _upsert_point(

@@ -21,6 +21,7 @@ from omnicrm.api import (
     conversations,
     customers,
     errors,
+    merges,
     nlu,
     services,
     system,
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (customers, conversations, services, nlu, webchat, admin):
+    for module in (customers, conversations, merges, services, nlu, webchat, admin):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(webhooks.router)

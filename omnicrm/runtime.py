@@ -22,6 +22,7 @@ from omnicrm.settings import Settings
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class Runtime:
     """Everything a process holds; `start` launches the background tasks, `stop` ends them."""
