@@ -23,10 +23,12 @@ apikey_app = typer.Typer(help="Manage REST API keys.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage console users.", no_args_is_help=True)
 nlu_app = typer.Typer(help="Natural-language understanding tools.", no_args_is_help=True)
 telegram_app = typer.Typer(help="Telegram channel set-up.", no_args_is_help=True)
+email_app = typer.Typer(help="E-mail channel tools.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(users_app, name="users")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(telegram_app, name="telegram")
+app.add_typer(email_app, name="email")
 
 T = TypeVar("T")
 RoleOption = Annotated[Role, typer.Option("--role", help="agent, supervisor or admin")]
@@ -159,6 +161,17 @@ def telegram_set_webhook() -> None:
     settings = Settings()
     url = _run(lambda: commands.set_telegram_webhook(settings))
     typer.echo(f"telegram webhook set to {url}")
+
+
+@email_app.command("poll")
+def email_poll(
+    once: Annotated[bool, typer.Option("--once", help="poll one time and exit")] = False,
+) -> None:
+    """Fetch new mail from the IMAP mailbox into the inbox (once, or every IMAP_POLL_SECONDS)."""
+    settings = Settings()
+    _logging(settings)
+    count = _run(lambda: commands.poll_email(settings, once=once))
+    typer.echo(f"stored {count} new mails")
 
 
 def main() -> None:

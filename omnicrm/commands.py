@@ -130,3 +130,24 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
     finally:
         await runtime.stop()
+
+
+async def poll_email(settings: Settings, *, once: bool) -> int:
+    """Poll the configured IMAP mailbox; the stored mails are processed by a worker."""
+    from omnicrm.email_poll import build_poller, imap_configured, poll_forever, poll_once
+
+    runtime = Runtime.build(settings.model_copy(update={"embedded_worker": False}))
+    try:
+        if not imap_configured(runtime):
+            raise CommandError(
+                "set OMNICRM_SMTP_HOST, OMNICRM_EMAIL_FROM and OMNICRM_IMAP_HOST, "
+                "OMNICRM_IMAP_USERNAME, OMNICRM_IMAP_PASSWORD"
+            )
+        if settings.auto_migrate:
+            await upgrade(runtime.db.engine)
+        if once:
+            return await poll_once(runtime, build_poller(runtime))
+        await poll_forever(runtime)
+        return 0
+    finally:
+        await runtime.stop()

@@ -18,6 +18,7 @@ from crm_core.db import Database
 from crm_core.migrate import upgrade
 from nlu import BuiltinNLU
 from omnicrm.adapters import ALL_CHANNELS, build_adapters
+from omnicrm.email_poll import imap_configured, poll_forever
 from omnicrm.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ class Runtime:
         for partition in range(self.bus.partitions):
             self._spawn(self.worker.run_partition(partition), f"worker-{partition}")
         self._spawn(self.dispatcher.run(), "dispatcher")
+        if imap_configured(self):
+            self._spawn(poll_forever(self), "imap-poll")
         if poll_inbox:
             self._spawn(self.worker.poll_inbox(self.settings.dispatch_poll_seconds), "inbox-poll")
 
