@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conversations import inbox
 from crm_core.channel_state import ChannelStateStore
-from omnicrm.runtime import Runtime
+
+if TYPE_CHECKING:
+    from omnicrm.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
