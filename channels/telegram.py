@@ -90,6 +90,13 @@ class TelegramAdapter:
             external_id = f"{sent.chat.id}:{sent.message_id}"
         return DeliveryReceipt(external_id=external_id)
 
+    async def media_url(self, ref: str) -> str:
+        """The download URL of a file_id (getFile); it embeds the token, so never log it."""
+        file = await self.bot.get_file(ref)
+        if not file.file_path:
+            raise DeliveryError("telegram returned no file path", retryable=False)
+        return self.bot.session.api.file_url(self.bot.token, file.file_path)
+
     async def set_webhook(self, url: str) -> bool:
         """Register our webhook URL with the secret header Telegram must echo."""
         return await self.bot.set_webhook(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from channels.media import MediaFetcher
 from channels.webchat import STATIC_DIR
 from handoff.console.routes import STATIC_DIR as CONSOLE_STATIC
 from handoff.console.routes import console_router
@@ -18,6 +19,7 @@ from handoff.console.sessions import SessionSigner
 from omnicrm import __version__
 from omnicrm.api import (
     admin,
+    attachments,
     conversations,
     customers,
     errors,
@@ -28,6 +30,7 @@ from omnicrm.api import (
     webchat,
     webhooks,
 )
+from omnicrm.media import media_sources
 from omnicrm.runtime import Runtime
 from omnicrm.settings import Settings
 
@@ -43,11 +46,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.build(settings)
         app.state.runtime = runtime
+        app.state.media_sources = media_sources(settings)
+        app.state.media_fetcher = MediaFetcher(max_bytes=settings.media_max_bytes)
         await runtime.start()
         try:
             yield
         finally:
             await runtime.stop()
+            await app.state.media_fetcher.close()
 
     app = FastAPI(
         title="omnicrm",
@@ -57,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (customers, conversations, merges, services, nlu, webchat, admin):
+    for module in (customers, conversations, attachments, merges, services, nlu, webchat, admin):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(webhooks.router)

@@ -36,6 +36,7 @@ class FakeTelegram:
     async def start(self) -> FakeTelegram:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -79,7 +80,22 @@ class FakeTelegram:
         self.sent_event.set()
         if method == "sendMessage":
             return web.json_response({"ok": True, "result": self._message(payload)})
+        if method == "getFile":
+            file_id = str(payload["file_id"])
+            result = {
+                "file_id": file_id,
+                "file_unique_id": "u1",
+                "file_path": f"photos/{file_id}.jpg",
+            }
+            return web.json_response({"ok": True, "result": result})
         return web.json_response({"ok": True, "result": True})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        """File downloads: the bytes are the path, so a test can tell which file came back."""
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        body = f"file:{request.match_info['path']}".encode()
+        return web.Response(body=body, content_type="image/jpeg")
 
     def _message(self, payload: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(payload["chat_id"])

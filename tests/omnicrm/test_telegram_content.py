@@ -69,3 +69,19 @@ async def test_verified_phone_on_a_second_telegram_account_joins_the_known_custo
         "4200000301",
         "4200000302",
     ]
+
+
+async def test_attachment_is_downloaded_from_telegram_and_served_inert(
+    harness: Harness, fake_telegram: FakeTelegram
+) -> None:
+    await harness.telegram(updates.photo_update(550010, "da mặt"))
+    await harness.settle()
+    [message] = await _messages(harness)
+    response = await harness.get(f"/api/v1/messages/{message['id']}/attachments/0")
+    assert response.status_code == 200
+    assert response.content == b"file:photos/large-550010.jpg"
+    assert response.headers["content-disposition"].startswith("attachment")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-type"] == "application/octet-stream"
+    missing = await harness.get(f"/api/v1/messages/{message['id']}/attachments/5")
+    assert missing.status_code == 404
