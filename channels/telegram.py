@@ -41,6 +41,8 @@ class TelegramAdapter:
     """Holds an aiogram Bot (never subclasses it); the API base is configurable for tests."""
 
     name = "telegram"
+    # "avoid sending more than one message per second" to one chat (Bot FAQ).
+    min_seconds_between_sends_per_chat = 1.0
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from channels.base import ChannelAdapter, DeliveryError, DeliveryReceipt, OutboundMessage
 from conversations.metrics import EngineMetrics
-from conversations.ratelimit import Pacer
+from conversations.ratelimit import Pacer, PerChatSpacing
 from conversations.reply_context import reply_context
 from crm_core.conversations import set_opt_out
 from crm_core.db import Database
@@ -61,6 +61,11 @@ class Dispatcher:
             name: Pacer(rate)
             for name, adapter in adapters.items()
             if (rate := getattr(adapter, "max_sends_per_second", None))
+        }
+        self._per_chat = {
+            name: PerChatSpacing(interval)
+            for name, adapter in adapters.items()
+            if (interval := getattr(adapter, "min_seconds_between_sends_per_chat", None))
         }
 
     def wake(self) -> None:
@@ -129,6 +134,8 @@ class Dispatcher:
             author_name=message.author_name,
             metadata={"author_type": message.author_type},
         )
+        if spacing := self._per_chat.get(message.channel):
+            await spacing.wait(identity.external_id)
         if pacer := self._pacers.get(message.channel):
             await pacer.wait()
         try:

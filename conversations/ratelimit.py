@@ -29,3 +29,22 @@ class Pacer:
         delay = slot - now
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+class PerChatSpacing:
+    """At least `interval` seconds between two sends to the same chat (Telegram: ~1 msg/s)."""
+
+    def __init__(self, interval_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._last: dict[str, float] = {}
+
+    async def wait(self, chat: str) -> None:
+        now = self._clock()
+        last = self._last.get(chat)
+        if last is not None and now - last < self.interval_s:
+            await asyncio.sleep(self.interval_s - (now - last))
+        self._last[chat] = self._clock()
+        if len(self._last) > 10_000:  # forget chats that are long idle
+            horizon = self._clock() - self.interval_s
+            self._last = {key: at for key, at in self._last.items() if at >= horizon}

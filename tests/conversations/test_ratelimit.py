@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from conversations.ratelimit import Pacer
+from conversations.ratelimit import Pacer, PerChatSpacing
 
 
 async def test_sends_are_spaced_by_the_interval() -> None:
@@ -30,3 +30,14 @@ async def test_sends_are_spaced_by_the_interval() -> None:
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Pacer(0)
+
+
+async def test_per_chat_spacing_only_delays_the_same_chat() -> None:
+    spacing = PerChatSpacing(0.2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await spacing.wait("a")
+    await spacing.wait("b")
+    assert loop.time() - started < 0.05  # another chat is not held back
+    await spacing.wait("a")
+    assert loop.time() - started >= 0.19
