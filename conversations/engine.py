@@ -108,6 +108,10 @@ class ConversationEngine:
             )
             return Outcome(processed=True)
         returning = customer.last_seen_at is not None
+        if event.kind == "opt_in" and resolved.identity.opted_out_at is None:
+            # "YES"/"START" from someone subscribed is just an answer, not a re-subscription.
+            meta = {k: v for k, v in event.meta.items() if k != "twilio_keyword"}
+            event = event.model_copy(update={"kind": "message", "meta": meta})
         conversation = await self._conversation(session, event, resolved)
         decision = None
         if _bot_may_answer(event) and conversation.status == ConversationStatus.BOT.value:

@@ -22,6 +22,7 @@ class IdentityOut(BaseModel):
     external_id: str
     display_name: str | None = None
     username: str | None = None
+    opted_out_at: datetime | None = None
 
 
 class CustomerOut(BaseModel):

@@ -444,3 +444,15 @@ async def test_messaging_service_sid_is_sent_as_the_sender_pool(fake_twilio: Fak
     [form] = fake_twilio.sent()
     assert form["MessagingServiceSid"] == "MG" + "0" * 32 and "From" not in form
     assert receipt.meta == {"segments": 1, "encoding": "GSM-7"}
+
+
+async def test_yes_from_a_subscribed_customer_is_answered_like_any_message(
+    app: Harness, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio treats YES as opt-in only for an opted-out number; otherwise it is an answer."""
+    response = await post(app, inbound_form("SM" + "7" * 32, "+84912345077", "YES"))
+    assert_twiml(response)
+    await fake_twilio.wait_for_sent(1)
+    await quiet(app)
+    [customer] = (await app.get("/api/v1/customers")).json()["items"]
+    assert customer["identities"][0]["opted_out_at"] is None

@@ -44,6 +44,7 @@ async def test_update_produces_one_reply_and_is_visible_through_the_api(
         "external_id": "4200000101",
         "display_name": "Lan Nguyen",
         "username": None,
+        "opted_out_at": None,
     }
 
     conversations = await harness.get("/api/v1/conversations", customer_id=customer["id"])
