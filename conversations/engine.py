@@ -206,8 +206,13 @@ class ConversationEngine:
 
 
 def _bot_may_answer(event: InboundEvent) -> bool:
-    """Never answer machines (no mail loops) or provider keywords (Twilio answers those)."""
-    return event.kind == "message" and not event.automated and "twilio_keyword" not in event.meta
+    """Never answer machines (no mail loops), provider keywords (Twilio does), or no text."""
+    return (
+        event.kind == "message"
+        and bool(event.text.strip())  # a shared contact or a bare photo is not a question
+        and not event.automated
+        and "twilio_keyword" not in event.meta
+    )
 
 
 def _context(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from channels.base import ReplyContext
 from crm_core.db import Database
@@ -24,14 +24,15 @@ async def reply_context(db: Database, message: Message) -> ReplyContext:
                 .limit(1)
             )
         ).scalar_one_or_none()
-        since = select(func.count()).where(
+        since = select(Message.meta).where(
             Message.conversation_id == message.conversation_id,
             Message.direction == Direction.OUT.value,
             Message.status.in_(("sent", "delivered", "read")),
         )
         if last_in is not None:
             since = since.where(Message.created_at > last_in.created_at)
-        sent_since = int(await session.scalar(since) or 0)
+        # A reply split into parts counts each part (Zalo's 8-per-window quota does).
+        sent_since = sum(_parts(meta) for meta in (await session.execute(since)).scalars())
         subject, name = (
             await session.execute(
                 select(Conversation.subject, Customer.name)
@@ -48,3 +49,8 @@ async def reply_context(db: Database, message: Message) -> ReplyContext:
         subject=subject,
         customer_name=name,
     )
+
+
+def _parts(meta: dict[str, object]) -> int:
+    parts = meta.get("zalo_message_ids") or meta.get("parts")
+    return len(parts) if isinstance(parts, list) and parts else 1
