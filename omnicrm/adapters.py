@@ -104,4 +104,5 @@ def _email(settings: Settings, db: Database) -> ChannelAdapter | str:
         smtp_starttls=settings.smtp_starttls,
         email_from=settings.secret("email_from") or "",
         max_sends_per_second=settings.email_max_sends_per_second,
+        business_name=settings.business_name,
     )

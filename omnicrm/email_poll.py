@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from conversations import inbox
+from conversations.status import apply_statuses
 from crm_core.channel_state import ChannelStateStore
 
 if TYPE_CHECKING:
@@ -48,7 +49,11 @@ async def poll_once(runtime: Runtime, poller: Any) -> int:
     async def receive(events: list[Any]) -> object:
         return await inbox.receive(runtime.db, runtime.bus, events)
 
-    return int(await poll_into(poller, runtime.adapters["email"], receive))
+    async def statuses(updates: list[Any]) -> object:
+        return await apply_statuses(runtime.db, updates)  # bounces of our replies
+
+    adapter = runtime.adapters["email"]
+    return int(await poll_into(poller, adapter, receive, statuses=statuses))
 
 
 async def poll_forever(runtime: Runtime) -> None:

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     imap_poll_seconds: float = Field(default=30.0, gt=0)
     email_max_sends_per_second: float = Field(default=5.0, gt=0)
     media_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    email_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)  # raw mail with attachments
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

@@ -62,7 +62,9 @@ async def _receive(channel: str, request: Request, runtime: RuntimeDep) -> Respo
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
         # Signatures (Slack, Zalo, e-mail) cover the raw bytes: read them, capped, then verify.
-        body = await read_capped(request, runtime.settings.max_webhook_body_bytes)
+        settings = runtime.settings
+        limit = settings.email_max_bytes if channel == "email" else settings.max_webhook_body_bytes
+        body = await read_capped(request, limit)
         url = public_url(request, runtime.settings.public_url)
         adapter.verify(headers=headers, body=body, url=url)
         parsed = adapter.parse(body)

@@ -7,10 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
+from crm_core.db import Database
+from crm_core.models import InboxEvent
 from omnicrm.cli import app
 from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN, make_settings, running_app
+from tests.fakes import mails
+from tests.fakes.imap import FakeImap
 from tests.fakes.telegram import FakeTelegram
 
 runner = CliRunner()
@@ -121,3 +126,39 @@ async def test_telegram_set_webhook_without_credentials_says_what_is_missing(
     result = await invoke(["telegram", "set-webhook"])
     assert result.exit_code == 2
     assert "OMNICRM_TELEGRAM_BOT_TOKEN" in result.output
+
+
+async def test_email_poll_once_stores_new_mail_for_the_worker(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imap = await FakeImap().start()
+    try:
+        imap.add(mails.vietnamese_qp())
+        for name, value in {
+            "SMTP_HOST": "127.0.0.1",
+            "EMAIL_FROM": mails.SUPPORT,
+            "IMAP_HOST": "127.0.0.1",
+            "IMAP_PORT": str(imap.port),
+            "IMAP_SSL": "false",
+            "IMAP_USERNAME": imap.username,
+            "IMAP_PASSWORD": imap.password,
+        }.items():
+            monkeypatch.setenv(f"OMNICRM_{name}", value)
+        first = await invoke(["email", "poll", "--once"])
+        assert first.exit_code == 0, first.output
+        assert first.output.strip().endswith("stored 1 new mails")
+        second = await invoke(["email", "poll", "--once"])
+        assert second.output.strip().endswith("stored 0 new mails")
+    finally:
+        await imap.stop()
+    db = Database(cli_env)
+    async with db.reading() as session:
+        stored = await session.scalar(select(func.count()).select_from(InboxEvent))
+    await db.dispose()
+    assert stored == 1
+
+
+async def test_email_poll_without_imap_settings_says_what_is_missing(cli_env: str) -> None:
+    result = await invoke(["email", "poll", "--once"])
+    assert result.exit_code == 2
+    assert "OMNICRM_IMAP_HOST" in result.output
