@@ -13,14 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm_core.auth import create_api_key
 from crm_core.db import Database
 from crm_core.enums import Role
 from crm_core.migrate import upgrade
-from crm_core.models import Base
+from crm_core.models import Base, InboxEvent, Message
 from omnicrm.app import create_app
 from omnicrm.runtime import Runtime
 from omnicrm.settings import Settings
@@ -140,12 +140,16 @@ class Harness:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
         return await self.client.post("/webhooks/telegram", json=update, headers=headers)
 
+    async def count(self, model: type, **where: object) -> int:
+        """Rows of `model` matching the equality filters, straight from the database."""
+        stmt = select(func.count()).select_from(model)
+        for column, value in where.items():
+            stmt = stmt.where(getattr(model, column) == value)
+        async with self.runtime.db.reading() as session:
+            return int(await session.scalar(stmt) or 0)
+
     async def settle(self, within: float = 10.0) -> None:
         """Wait until the inbox is processed and nothing is due in the outbox."""
-        from sqlalchemy import func, select
-
-        from crm_core.models import InboxEvent, Message
-
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while loop.time() < deadline:

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import func, select
 
 from channels.base import InboundEvent
 from channels.email_imap import ImapPoller, poll_into
@@ -114,14 +113,6 @@ async def _post(
     elif signature is not None:
         headers["X-Omnicrm-Signature"] = signature
     return await harness.client.post("/webhooks/email", content=raw, headers=headers)
-
-
-async def _count(harness: Harness, model: type, **where: object) -> int:
-    stmt = select(func.count()).select_from(model)
-    for column, value in where.items():
-        stmt = stmt.where(getattr(model, column) == value)
-    async with harness.runtime.db.reading() as session:
-        return int(await session.scalar(stmt) or 0)
 
 
 async def _messages(harness: Harness, **params: Any) -> list[dict[str, Any]]:
@@ -244,8 +235,8 @@ async def test_the_same_message_id_twice_is_one_message_and_one_reply(
     await app.settle()
     await asyncio.sleep(0.3)
     assert len(smtp.mails()) == 1
-    assert await _count(app, Message, direction="in") == 1
-    assert await _count(app, InboxEvent) == 1
+    assert await app.count(Message, direction="in") == 1
+    assert await app.count(InboxEvent) == 1
 
 
 async def test_missing_or_wrong_signature_stores_nothing(app: Harness, smtp: SmtpSink) -> None:
@@ -256,8 +247,8 @@ async def test_missing_or_wrong_signature_stores_nothing(app: Harness, smtp: Smt
     assert missing.status_code == 401
     assert missing.json()["error"]["code"] == "missing_signature"
     assert (wrong.status_code, garbled.status_code) == (403, 403)
-    assert await _count(app, InboxEvent) == 0
-    assert await _count(app, Message) == 0
+    assert await app.count(InboxEvent) == 0
+    assert await app.count(Message) == 0
     assert smtp.mails() == []
 
 
@@ -269,7 +260,7 @@ async def test_without_a_webhook_secret_mail_is_refused(database_url: str, smtp:
         response = await _post(harness, mails.vietnamese_qp(), signature=_sign(b"x"))
         assert response.status_code == 403
         assert "OMNICRM_EMAIL_WEBHOOK_SECRET" in response.json()["error"]["message"]
-        assert await _count(harness, InboxEvent) == 0
+        assert await harness.count(InboxEvent) == 0
 
 
 @pytest.mark.parametrize(
@@ -281,7 +272,7 @@ async def test_malformed_mail_is_a_400_and_stores_nothing(app: Harness, raw: byt
     response = await _post(app, raw)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_message"
-    assert await _count(app, InboxEvent) == 0
+    assert await app.count(InboxEvent) == 0
 
 
 async def test_machine_mail_is_stored_but_never_answered(app: Harness, smtp: SmtpSink) -> None:
@@ -293,7 +284,7 @@ async def test_machine_mail_is_stored_but_never_answered(app: Harness, smtp: Smt
     assert smtp.mails() == []
     stored = await _messages(app, direction="in")
     assert len(stored) == 3
-    assert await _count(app, Message, direction="out") == 0
+    assert await app.count(Message, direction="out") == 0
 
 
 async def test_a_bounce_of_our_reply_marks_it_failed(app: Harness, smtp: SmtpSink) -> None:
@@ -317,7 +308,7 @@ async def test_our_own_mail_coming_back_is_ignored(app: Harness, smtp: SmtpSink)
     response = await _post(app, mails.from_ourselves())
     assert response.status_code == 200
     assert response.json()["ignored"] == "mail from our own address"
-    assert await _count(app, InboxEvent) == 0
+    assert await app.count(InboxEvent) == 0
 
 
 async def test_a_refused_recipient_fails_the_message_without_retry(
@@ -374,6 +365,6 @@ async def test_imap_polling_feeds_the_same_pipeline(app: Harness, smtp: SmtpSink
         await app.settle()
         await asyncio.sleep(0.3)
         assert len(smtp.mails()) == 1
-        assert await _count(app, Message, direction="in") == 2
+        assert await app.count(Message, direction="in") == 2
     finally:
         await fake.stop()

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from channels.base import OutboundMessage
 from channels.sms import SmsAdapter
@@ -73,14 +73,6 @@ async def post(
 async def status(harness: Harness, sid: str, value: str, **extra: Any) -> httpx.Response:
     form = status_form(sid, value, to="+84912345001", **extra)
     return await post(harness, form, url=STATUS_URL)
-
-
-async def count(harness: Harness, model: type, **where: object) -> int:
-    stmt = select(func.count()).select_from(model)
-    for column, value in where.items():
-        stmt = stmt.where(getattr(model, column) == value)
-    async with harness.runtime.db.reading() as session:
-        return int(await session.scalar(stmt) or 0)
 
 
 async def outbound(harness: Harness) -> list[Message]:
@@ -182,8 +174,8 @@ async def test_redelivered_message_sid_stores_one_message_and_one_reply(
     await fake_twilio.wait_for_sent(1)
     await quiet(app)
     assert len(fake_twilio.sent()) == 1
-    assert await count(app, Message, direction="in") == 1
-    assert await count(app, InboxEvent) == 1
+    assert await app.count(Message, direction="in") == 1
+    assert await app.count(InboxEvent) == 1
 
 
 async def test_bad_or_missing_signature_is_refused_and_stores_nothing(
@@ -200,8 +192,8 @@ async def test_bad_or_missing_signature_is_refused_and_stores_nothing(
     assert (wrong_token.status_code, internal_url.status_code) == (403, 403)
     assert internal_url.json()["error"]["code"] == "bad_signature"
     await quiet(app)
-    assert await count(app, InboxEvent) == 0
-    assert await count(app, Message) == 0
+    assert await app.count(InboxEvent) == 0
+    assert await app.count(Message) == 0
     assert fake_twilio.calls == []
 
 
@@ -210,7 +202,7 @@ async def test_tampered_body_is_refused(app: Harness) -> None:
     tampered = body.replace(b"Xin", b"Bye")
     response = await app.client.post("/webhooks/twilio/sms", content=tampered, headers=headers)
     assert response.status_code == 403
-    assert await count(app, InboxEvent) == 0
+    assert await app.count(InboxEvent) == 0
 
 
 async def test_malformed_body_with_a_valid_signature_is_400(app: Harness) -> None:
@@ -222,7 +214,7 @@ async def test_malformed_body_with_a_valid_signature_is_400(app: Harness) -> Non
     response = await app.client.post("/webhooks/twilio/sms", content=body, headers=headers)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_form"
-    assert await count(app, InboxEvent) == 0
+    assert await app.count(InboxEvent) == 0
 
 
 async def test_mms_with_two_media_keeps_both_as_attachments(
@@ -263,7 +255,7 @@ async def test_delivered_callback_marks_our_message_delivered(
     assert_twiml(await status(app, sid, "sent"))
     assert_twiml(await status(app, sid, "delivered"))
     assert (await _out_status(app))["status"] == "delivered"
-    assert await count(app, InboxEvent) == 1  # callbacks are not customer messages
+    assert await app.count(InboxEvent) == 1  # callbacks are not customer messages
 
 
 async def test_undelivered_callback_fails_the_message_with_its_code(

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select
-
 from crm_core import demo
 from crm_core.enums import Role
 from crm_core.models import InboxEvent, Message
 from tests.conftest import Harness
 from tests.fakes import updates
 from tests.fakes.telegram import FakeTelegram
-
-
-async def _count(harness: Harness, model: type, **where: object) -> int:
-    stmt = select(func.count()).select_from(model)
-    for column, value in where.items():
-        stmt = stmt.where(getattr(model, column) == value)
-    async with harness.runtime.db.reading() as session:
-        return int(await session.scalar(stmt) or 0)
 
 
 async def test_update_produces_one_reply_and_is_visible_through_the_api(
@@ -88,8 +78,8 @@ async def test_same_update_twice_stores_one_message_and_sends_one_reply(
     await harness.settle()
     await asyncio.sleep(0.3)  # give a wrongly queued second reply the time to show up
     assert len(fake_telegram.sent()) == 1
-    assert await _count(harness, Message, direction="in") == 1
-    assert await _count(harness, InboxEvent) == 1
+    assert await harness.count(Message, direction="in") == 1
+    assert await harness.count(InboxEvent) == 1
 
 
 async def test_twenty_concurrent_deliveries_store_one_message(
@@ -103,8 +93,8 @@ async def test_twenty_concurrent_deliveries_store_one_message(
     await harness.settle()
     await asyncio.sleep(0.3)
     assert len(fake_telegram.sent()) == 1
-    assert await _count(harness, Message, direction="in") == 1
-    assert await _count(harness, Message, direction="out") == 1
+    assert await harness.count(Message, direction="in") == 1
+    assert await harness.count(Message, direction="out") == 1
 
 
 async def test_wrong_or_missing_secret_is_refused_and_stores_nothing(harness: Harness) -> None:
@@ -113,8 +103,8 @@ async def test_wrong_or_missing_secret_is_refused_and_stores_nothing(harness: Ha
     assert missing.status_code == 401
     assert wrong.status_code == 403
     assert missing.json()["error"]["code"] == "missing_signature"
-    assert await _count(harness, InboxEvent) == 0
-    assert await _count(harness, Message) == 0
+    assert await harness.count(InboxEvent) == 0
+    assert await harness.count(Message) == 0
 
 
 async def test_malformed_json_is_a_400_with_a_reason(harness: Harness) -> None:
@@ -131,7 +121,7 @@ async def test_malformed_json_is_a_400_with_a_reason(harness: Harness) -> None:
     wrong_type = await harness.telegram({"update_id": "not-a-number"})
     assert wrong_type.status_code == 400
     assert "update_id" in wrong_type.json()["error"]["message"]
-    assert await _count(harness, InboxEvent) == 0
+    assert await harness.count(InboxEvent) == 0
 
 
 async def test_edited_messages_are_acknowledged_and_ignored(
@@ -140,7 +130,7 @@ async def test_edited_messages_are_acknowledged_and_ignored(
     response = await harness.telegram(updates.edited_update(881000106, "sửa lại"))
     assert response.status_code == 200
     assert response.json()["ignored"].startswith("update type edited_message")
-    assert await _count(harness, InboxEvent) == 0
+    assert await harness.count(InboxEvent) == 0
     assert fake_telegram.sent() == []
 
 
@@ -149,7 +139,7 @@ async def test_oversized_body_is_refused_before_storing(harness: Harness) -> Non
     update = updates.text_update(881000107, "x" * (limit + 10))
     response = await harness.telegram(update)
     assert response.status_code == 413
-    assert await _count(harness, InboxEvent) == 0
+    assert await harness.count(InboxEvent) == 0
 
 
 async def test_api_keys_and_roles(harness: Harness) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from crm_core.channel_state import ChannelStateStore
 from crm_core.conversations import add_outbound
@@ -54,14 +54,6 @@ async def _post(
     elif signature is not None:
         headers["X-ZEvent-Signature"] = signature
     return await harness.client.post("/webhooks/zalo", content=body, headers=headers)
-
-
-async def _count(harness: Harness, model: type, **where: object) -> int:
-    stmt = select(func.count()).select_from(model)
-    for column, value in where.items():
-        stmt = stmt.where(getattr(model, column) == value)
-    async with harness.runtime.db.reading() as session:
-        return int(await session.scalar(stmt) or 0)
 
 
 async def _outbound(harness: Harness) -> list[Message]:
@@ -111,8 +103,8 @@ async def test_same_event_twice_stores_one_message_and_sends_one_reply(
     await app.settle()
     await asyncio.sleep(0.3)
     assert len(fake_zalo.sent()) == 1
-    assert await _count(app, Message, direction="in") == 1
-    assert await _count(app, InboxEvent) == 1
+    assert await app.count(Message, direction="in") == 1
+    assert await app.count(InboxEvent) == 1
 
 
 @pytest.mark.parametrize(
@@ -129,8 +121,8 @@ async def test_bad_or_missing_signature_is_refused_and_stores_nothing(
     response = await _post(app, fz.text_event("forged-1", "Xin chào"), signature=signature)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
-    assert await _count(app, InboxEvent) == 0
-    assert await _count(app, Message) == 0
+    assert await app.count(InboxEvent) == 0
+    assert await app.count(Message) == 0
     assert fake_zalo.calls == []
 
 
@@ -140,7 +132,7 @@ async def test_signature_with_the_app_secret_instead_of_the_oa_key_is_refused(
     body = fz.encode(fz.text_event("forged-2", "Xin chào"))
     response = await _post(app, body, signature=fz.sign(body, secret=fz.APP_SECRET))
     assert response.status_code == 403
-    assert await _count(app, InboxEvent) == 0
+    assert await app.count(InboxEvent) == 0
 
 
 @pytest.mark.parametrize(
@@ -164,8 +156,8 @@ async def test_malformed_body_is_a_400_and_stores_nothing(
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == code and where in error["message"]
-    assert await _count(app, InboxEvent) == 0
-    assert await _count(app, Message) == 0
+    assert await app.count(InboxEvent) == 0
+    assert await app.count(Message) == 0
 
 
 async def test_image_becomes_a_message_with_an_attachment(
@@ -221,7 +213,7 @@ async def test_seen_receipt_marks_our_message_read(app: Harness, fake_zalo: Fake
     assert response.status_code == 200 and response.json()["statuses"] == 1
     [read] = (await app.get("/api/v1/messages", direction="out", status="read")).json()["items"]
     assert read["id"] == ours.id
-    assert await _count(app, InboxEvent) == 1  # receipts are not inbox events
+    assert await app.count(InboxEvent) == 1  # receipts are not inbox events
 
 
 async def test_expired_token_is_refreshed_and_the_new_refresh_token_is_stored(
@@ -308,8 +300,8 @@ async def test_oa_echo_is_ignored_and_nothing_is_stored(app: Harness, fake_zalo:
     response = await _post(app, fz.echo_event("echo-1", "Cảm ơn bạn đã liên hệ"))
     assert response.status_code == 200
     assert "echo" in response.json()["ignored"]
-    assert await _count(app, InboxEvent) == 0
-    assert await _count(app, Message) == 0
+    assert await app.count(InboxEvent) == 0
+    assert await app.count(Message) == 0
     assert fake_zalo.calls == []
 
 
@@ -328,6 +320,6 @@ async def test_follow_is_on_the_timeline_without_a_reply(
         for e in (await app.get(f"/api/v1/customers/{customer['id']}/timeline")).json()["items"]
     ]
     assert "followed" in kinds and "unfollowed" in kinds
-    assert await _count(app, Message) == 0
-    assert await _count(app, TimelineEvent, customer_id=customer["id"]) >= 2
+    assert await app.count(Message) == 0
+    assert await app.count(TimelineEvent, customer_id=customer["id"]) >= 2
     assert fake_zalo.calls == []
