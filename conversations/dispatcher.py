@@ -80,8 +80,11 @@ class Dispatcher:
                 await self.drain()
             except Exception:
                 log.exception("outbox drain failed; retrying after the poll interval")
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # races with the wake-up, and the task would then never stop (seen in CI).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
 
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were attempted."""

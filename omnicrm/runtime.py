@@ -93,7 +93,13 @@ class Runtime:
     async def stop(self) -> None:
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        pending = set(self.tasks)
+        while pending:
+            # A task that swallowed its cancellation is cancelled again, not awaited forever.
+            _, pending = await asyncio.wait(pending, timeout=5.0)
+            for task in pending:
+                log.warning("task %s did not stop; cancelling it again", task.get_name())
+                task.cancel()
         self.tasks.clear()
         for adapter in self.adapters.values():
             await adapter.close()

@@ -55,7 +55,8 @@ class FakeTelegram:
                 raise AssertionError(f"expected {count} sendMessage calls, got {self.sent()}")
             self.sent_event.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.sent_event.wait(), timeout=min(remaining, 0.2))
+                async with asyncio.timeout(min(remaining, 0.2)):
+                    await self.sent_event.wait()
         return self.sent()
 
     async def _handle(self, request: web.Request) -> web.Response:

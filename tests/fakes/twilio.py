@@ -112,7 +112,8 @@ class FakeTwilio:
                 raise AssertionError(f"expected more {what}; got {self.calls}")
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.2))
+                async with asyncio.timeout(min(remaining, 0.2)):
+                    await self._changed.wait()
         return list(self.calls)
 
     async def _create(self, request: web.Request) -> web.Response:

@@ -104,7 +104,8 @@ class FakeZalo:
                 raise AssertionError(f"expected {count} Zalo sends, got {self.calls}")
             self._arrived.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), timeout=min(remaining, 0.2))
+                async with asyncio.timeout(min(remaining, 0.2)):
+                    await self._arrived.wait()
         return self.sent()
 
     def _record(self, request: web.Request, body: dict[str, Any], outcome: str) -> None:
