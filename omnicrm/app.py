@@ -20,6 +20,7 @@ from omnicrm import __version__
 from omnicrm.api import (
     admin,
     attachments,
+    conversation_actions,
     conversations,
     customers,
     errors,
@@ -63,7 +64,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (customers, conversations, attachments, merges, services, nlu, webchat, admin):
+    for module in (
+        customers,
+        conversations,
+        conversation_actions,
+        attachments,
+        merges,
+        services,
+        nlu,
+        webchat,
+        admin,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(webhooks.router)

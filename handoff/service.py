@@ -1,0 +1,192 @@
+"""Who owns a conversation, and the human actions on it; every reply path calls these.
+
+One owner at a time: the bot, the waiting queue, or one agent. A human reply from any path
+(API, console, later Slack) takes ownership, and the bot stays silent while a human owns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_core import timeline
+from crm_core.conversations import add_outbound, move
+from crm_core.db import Database
+from crm_core.enums import ConversationStatus
+from crm_core.models import Agent, Conversation, Message
+from crm_core.types import utcnow
+
+NOTE_PREFIX = "note:"
+OPEN = (ConversationStatus.BOT.value, ConversationStatus.WAITING_AGENT.value)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a console agent, an API key, or the system; `agent_id` when a person."""
+
+    type: str
+    id: str | None
+    name: str | None = None
+    agent_id: str | None = None
+
+
+class HandoffError(Exception):
+    """The action cannot be done; `status` is the HTTP answer (404, 409, 422)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    """An agent's reply: the queued message, or the internal note that reached no customer."""
+
+    message: Message | None
+    note: bool
+
+
+async def _load(session: AsyncSession, conversation_id: str) -> Conversation:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HandoffError(404, "not_found", "no such conversation")
+    return conversation
+
+
+async def agent_for(db: Database, agent_id: str | None) -> Agent | None:
+    """The console user an API call acts for (404 when the id is unknown)."""
+    if agent_id is None:
+        return None
+    async with db.reading() as session:
+        agent = await session.get(Agent, agent_id)
+    if agent is None or not agent.active:
+        raise HandoffError(404, "not_found", "no such agent")
+    return agent
+
+
+async def request_handoff(
+    db: Database, conversation_id: str, actor: Actor, *, reason: str
+) -> Conversation:
+    """Put the conversation in the agents' queue (idempotent while it waits)."""
+    async with db.transaction() as session:
+        conversation = await _load(session, conversation_id)
+        if conversation.status == ConversationStatus.WAITING_AGENT.value:
+            return conversation
+        if conversation.status != ConversationStatus.BOT.value:
+            raise HandoffError(409, "conflict", f"the conversation is {conversation.status}")
+        move(
+            session,
+            conversation,
+            ConversationStatus.WAITING_AGENT,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            reason=reason,
+        )
+        return conversation
+
+
+async def claim(db: Database, conversation_id: str, actor: Actor) -> Conversation:
+    """Take the conversation; of two simultaneous claims exactly one wins (conditional UPDATE)."""
+    async with db.transaction() as session:
+        conversation = await _load(session, conversation_id)
+        before = conversation.status
+        won = await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.status.in_(OPEN))
+            .values(status=ConversationStatus.AGENT.value, assigned_agent_id=actor.agent_id)
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            await session.refresh(conversation)
+            raise HandoffError(409, "already_claimed", _owner_text(conversation))
+        await session.refresh(conversation)
+        _record(session, conversation, "claimed", actor, {"from": before, "to": "agent"})
+        return conversation
+
+
+async def reply(db: Database, conversation_id: str, actor: Actor, *, text: str) -> ReplyResult:
+    """Send a human reply (taking ownership), or keep a `note:` internal to the team."""
+    body = text.strip()
+    if not body:
+        raise HandoffError(422, "empty_reply", "the reply has no text")
+    async with db.transaction() as session:
+        conversation = await _load(session, conversation_id)
+        if conversation.status == ConversationStatus.RESOLVED.value:
+            raise HandoffError(409, "conflict", "the conversation is resolved")
+        if body.lower().startswith(NOTE_PREFIX):
+            note = body[len(NOTE_PREFIX) :].strip()
+            _record(session, conversation, "note", actor, {"text": note})
+            return ReplyResult(message=None, note=True)
+        _take_ownership(session, conversation, actor)
+        message = add_outbound(
+            session,
+            conversation,
+            text=body,
+            author_type="agent",
+            author_id=actor.agent_id or actor.id,
+            author_name=actor.name,
+        )
+        return ReplyResult(message=message, note=False)
+
+
+async def resolve(db: Database, conversation_id: str, actor: Actor) -> Conversation:
+    async with db.transaction() as session:
+        conversation = await _load(session, conversation_id)
+        _move(session, conversation, ConversationStatus.RESOLVED, actor)
+        return conversation
+
+
+async def return_to_bot(db: Database, conversation_id: str, actor: Actor) -> Conversation:
+    """Give the conversation back to the bot, with a fresh bot state."""
+    async with db.transaction() as session:
+        conversation = await _load(session, conversation_id)
+        _move(session, conversation, ConversationStatus.BOT, actor)
+        conversation.assigned_agent_id = None
+        conversation.bot_state = {}
+        return conversation
+
+
+def _take_ownership(session: AsyncSession, conversation: Conversation, actor: Actor) -> None:
+    if conversation.status != ConversationStatus.AGENT.value:
+        _move(session, conversation, ConversationStatus.AGENT, actor)
+    if actor.agent_id and conversation.assigned_agent_id != actor.agent_id:
+        conversation.assigned_agent_id = actor.agent_id
+        _record(session, conversation, "assigned", actor, {"agent_id": actor.agent_id})
+
+
+def _move(
+    session: AsyncSession, conversation: Conversation, target: ConversationStatus, actor: Actor
+) -> None:
+    current = ConversationStatus(conversation.status)
+    if not current.can_move_to(target):
+        raise HandoffError(409, "illegal_transition", f"cannot go from {current} to {target}")
+    move(session, conversation, target, actor_type=actor.type, actor_id=actor.id)
+    conversation.updated_at = utcnow()
+
+
+def _record(
+    session: AsyncSession,
+    conversation: Conversation,
+    kind: str,
+    actor: Actor,
+    data: dict[str, object],
+) -> None:
+    timeline.record(
+        session,
+        customer_id=conversation.customer_id,
+        conversation_id=conversation.id,
+        kind=kind,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        data={**data, "actor_name": actor.name} if actor.name else data,
+    )
+
+
+def _owner_text(conversation: Conversation) -> str:
+    if conversation.status == ConversationStatus.AGENT.value:
+        return "another agent has already claimed this conversation"
+    return f"the conversation is {conversation.status}"
