@@ -112,6 +112,7 @@ def _mount_console(app: FastAPI, settings: Settings) -> None:
             get_db=lambda request: request.app.state.runtime.db,
             signer=signer,
             secure_cookies=settings.public_url.startswith("https://"),
+            on_reply=lambda request: request.app.state.runtime.dispatcher.wake(),
         )
     )
 

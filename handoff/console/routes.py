@@ -15,6 +15,7 @@ from crm_core.auth import authenticate_agent
 from crm_core.db import Database
 from crm_core.models import Agent, Conversation, Customer
 from crm_core.queries import transcript_of
+from handoff import service
 from handoff.console.sessions import COOKIE, SessionSigner
 
 HERE = Path(__file__).parent
@@ -30,8 +31,21 @@ def templates() -> Environment:
     )
 
 
+ACTIONS = ("claim", "reply", "resolve", "return-to-bot")
+ERRORS = {
+    "already_claimed": "Another agent has already claimed this conversation.",
+    "illegal_transition": "That is not possible in the conversation's current state.",
+    "conflict": "That is not possible in the conversation's current state.",
+    "empty_reply": "Write something before sending.",
+}
+
+
 def console_router(
-    *, get_db: Callable[[Request], Database], signer: SessionSigner, secure_cookies: bool
+    *,
+    get_db: Callable[[Request], Database],
+    signer: SessionSigner,
+    secure_cookies: bool,
+    on_reply: Callable[[Request], None] = lambda _request: None,
 ) -> APIRouter:
     """Build the console routes around a database getter and a cookie signer."""
     router = APIRouter(prefix="/console", include_in_schema=False)
@@ -108,8 +122,43 @@ def console_router(
         response.delete_cookie(COOKIE, path="/console")
         return response
 
+    @router.post("/conversations/{conversation_id}/{action}")
+    async def act(
+        request: Request,
+        conversation_id: str,
+        action: str,
+        csrf: Annotated[str, Form(max_length=128)],
+        text: Annotated[str, Form(max_length=4000)] = "",
+    ) -> Response:
+        """The same service functions as the REST API; errors come back on the page."""
+        who = await current_agent(request)
+        if who is None or action not in ACTIONS:
+            return RedirectResponse("/console", status_code=303)
+        agent, cookie = who
+        if not signer.check_csrf(cookie, csrf):
+            return render("login.html", status_code=403, error="Session expired; log in again.")
+        actor = service.Actor(type="agent", id=agent.id, name=agent.name, agent_id=agent.id)
+        db = get_db(request)
+        target = f"/console/conversations/{conversation_id}"
+        try:
+            if action == "claim":
+                await service.claim(db, conversation_id, actor)
+            elif action == "resolve":
+                await service.resolve(db, conversation_id, actor)
+            elif action == "return-to-bot":
+                await service.return_to_bot(db, conversation_id, actor)
+            else:
+                result = await service.reply(db, conversation_id, actor, text=text)
+                if result.message is not None:
+                    on_reply(request)
+        except service.HandoffError as exc:
+            return RedirectResponse(f"{target}?error={exc.code}", status_code=303)
+        return RedirectResponse(target, status_code=303)
+
     @router.get("/conversations/{conversation_id}")
-    async def transcript(request: Request, conversation_id: str) -> Response:
+    async def transcript(
+        request: Request, conversation_id: str, error: str | None = None
+    ) -> Response:
         who = await current_agent(request)
         if who is None:
             return RedirectResponse("/console", status_code=303)
@@ -130,6 +179,7 @@ def console_router(
             messages=messages,
             events=events,
             csrf=signer.csrf_token(cookie),
+            error=ERRORS.get(error or "", "That did not work." if error else None),
         )
 
     return router

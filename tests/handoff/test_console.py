@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from crm_core.auth import create_agent
 from crm_core.enums import Role
 from handoff.console.sessions import SessionSigner
@@ -80,3 +82,45 @@ async def test_logout_needs_the_csrf_token(harness: Harness) -> None:
         'omnicrm_console=""' in out.headers["set-cookie"]
         or "Max-Age=0" in out.headers["set-cookie"]
     )
+
+
+async def test_console_claim_reply_and_resolve_reach_the_customer(
+    harness: Harness, fake_telegram: FakeTelegram
+) -> None:
+    await _agent(harness)
+    await harness.telegram(updates.text_update(230001, "cho mình gặp nhân viên"))
+    await fake_telegram.wait_for_sent(1)
+    await harness.settle()
+    login = await harness.client.post(
+        "/console/login", data={"email": "mai@example.com", "password": "s3cret-pass"}
+    )
+    cookies = {"omnicrm_console": login.cookies["omnicrm_console"]}
+    [conversation] = (await harness.get("/api/v1/conversations")).json()["items"]
+    page_url = f"/console/conversations/{conversation['id']}"
+    page = await harness.client.get(page_url, cookies=cookies)
+    token = page.text.split('name="csrf" value="')[1].split('"')[0]
+
+    forged = await harness.client.post(
+        f"{page_url}/claim", data={"csrf": "guess"}, cookies=cookies
+    )
+    assert forged.status_code == 403
+    claimed = await harness.client.post(f"{page_url}/claim", data={"csrf": token}, cookies=cookies)
+    assert claimed.status_code == 303
+    again = await harness.client.post(f"{page_url}/claim", data={"csrf": token}, cookies=cookies)
+    assert again.headers["location"].endswith("?error=already_claimed")
+    shown = await harness.client.get(again.headers["location"], cookies=cookies)
+    assert "Another agent has already claimed" in shown.text
+
+    await harness.client.post(
+        f"{page_url}/reply", data={"csrf": token, "text": "Em Mai đây ạ"}, cookies=cookies
+    )
+    replies = await fake_telegram.wait_for_sent(2)
+    assert replies[-1]["text"] == "Em Mai đây ạ"
+    await harness.client.post(
+        f"{page_url}/reply", data={"csrf": token, "text": "note: gọi lại sau"}, cookies=cookies
+    )
+    await harness.client.post(f"{page_url}/resolve", data={"csrf": token}, cookies=cookies)
+    final = await harness.client.get(page_url, cookies=cookies)
+    assert "resolved" in final.text and "gọi lại sau" in final.text
+    await asyncio.sleep(0.3)
+    assert len(fake_telegram.sent()) == 2  # the note never reached the customer
