@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import InboundEvent
 from conversations.bot import BotContext, BotDecision, FirstBot
-from crm_core import customers, timeline
+from crm_core import csat, customers, timeline
 from crm_core.conversations import (
     add_outbound,
     move,
@@ -108,6 +108,9 @@ class ConversationEngine:
             )
             return Outcome(processed=True)
         returning = customer.last_seen_at is not None
+        rated = await self._survey_answer(session, event, resolved)
+        if rated is not None:
+            return rated
         if event.kind == "opt_in" and resolved.identity.opted_out_at is None:
             # "YES"/"START" from someone subscribed is just an answer, not a re-subscription.
             meta = {k: v for k, v in event.meta.items() if k != "twilio_keyword"}
@@ -125,6 +128,41 @@ class ConversationEngine:
         if decision is None:
             return Outcome(processed=True)
         return self._apply(session, conversation, customer, decision)
+
+    async def _survey_answer(
+        self, session: AsyncSession, event: InboundEvent, resolved: customers.Resolved
+    ) -> Outcome | None:
+        """A 1-5 reply right after a resolve is the CSAT answer, not a new conversation."""
+        score = csat.parse_rating(event.text) if event.kind == "message" else None
+        stmt = (
+            select(Conversation)
+            .where(
+                Conversation.identity_id == resolved.identity.id,
+                Conversation.status == ConversationStatus.RESOLVED.value,
+            )
+            .order_by(Conversation.resolved_at.desc())
+            .limit(1)
+        )
+        last = (await session.execute(stmt)).scalar_one_or_none()
+        if last is None or last.bot_state.get("csat") != csat.PENDING:
+            return None
+        state = {k: v for k, v in last.bot_state.items() if k != "csat"}
+        last.bot_state = state  # asked once: any other answer closes the survey
+        if score is None:
+            return None
+        if not await _log_inbound(session, self.db, last, event, None):
+            return Outcome(processed=True)
+        last.csat = score
+        timeline.record(
+            session,
+            customer_id=last.customer_id,
+            conversation_id=last.id,
+            kind="csat_received",
+            actor_type="customer",
+            data={"score": score},
+        )
+        add_outbound(session, last, text=csat.thanks_text(last.language), author_type="system")
+        return Outcome(processed=True, replies=1)
 
     async def _conversation(
         self, session: AsyncSession, event: InboundEvent, resolved: customers.Resolved

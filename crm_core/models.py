@@ -129,6 +129,7 @@ class Conversation(Base):
     status: Mapped[str] = mapped_column(String(20), default="bot", nullable=False)
     language: Mapped[str | None] = mapped_column(String(8))
     subject: Mapped[str | None] = mapped_column(String(300))
+    csat: Mapped[int | None] = mapped_column(Integer)  # 1-5, the customer's answer to the survey
     assigned_agent_id: Mapped[str | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL")
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core import timeline
+from crm_core import csat, timeline
 from crm_core.conversations import add_outbound, move
 from crm_core.db import Database
 from crm_core.enums import ConversationStatus
@@ -134,9 +134,17 @@ async def reply(db: Database, conversation_id: str, actor: Actor, *, text: str) 
 
 
 async def resolve(db: Database, conversation_id: str, actor: Actor) -> Conversation:
+    """Close the conversation and ask the customer, on their channel, to rate it (1-5)."""
     async with db.transaction() as session:
         conversation = await _load(session, conversation_id)
         _move(session, conversation, ConversationStatus.RESOLVED, actor)
+        add_outbound(
+            session,
+            conversation,
+            text=csat.survey_text(conversation.language),
+            author_type="system",
+        )
+        conversation.bot_state = {**conversation.bot_state, "csat": csat.PENDING}
         return conversation
 
 

@@ -145,6 +145,7 @@ def console_router(
                 await service.claim(db, conversation_id, actor)
             elif action == "resolve":
                 await service.resolve(db, conversation_id, actor)
+                on_reply(request)  # the satisfaction survey goes out
             elif action == "return-to-bot":
                 await service.return_to_bot(db, conversation_id, actor)
             else:

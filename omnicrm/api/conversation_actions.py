@@ -96,8 +96,11 @@ async def agent_reply(
 async def resolve(
     conversation_id: str, who: AgentDep, runtime: RuntimeDep, body: ActAs | None = None
 ) -> Conversation:
+    """Close it; the customer gets a 1-5 satisfaction survey on their channel."""
     actor = await _actor(runtime, who, (body or ActAs()).agent_id)
-    return await _run(service.resolve(runtime.db, conversation_id, actor))
+    conversation = await _run(service.resolve(runtime.db, conversation_id, actor))
+    runtime.dispatcher.wake()
+    return conversation
 
 
 @router.post("/{conversation_id}/return-to-bot", response_model=ConversationOut)

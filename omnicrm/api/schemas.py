@@ -60,6 +60,7 @@ class ConversationOut(BaseModel):
     updated_at: datetime
     last_message_at: datetime | None
     resolved_at: datetime | None
+    csat: int | None = None
 
 
 class PurchaseOut(BaseModel):
