@@ -207,6 +207,11 @@ class FirstBot:
         key = "greet_back" if turn.ctx.is_returning else "greet"
         return self._text(f"{key}_name" if name else key, turn, name=name or "")
 
+    def handoff_text(self, language: str) -> str:
+        """What the customer is told when a person takes over (any trigger)."""
+        texts = _TEXTS["handoff"]
+        return texts.get(language, texts["vi"]).format(business=self._business, name="")
+
     def _text(self, key: str, turn: _Turn, *, name: str = "") -> str:
         """One canned reply in the turn's language."""
         return _TEXTS[key][turn.language].format(business=self._business, name=name)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import InboundEvent
 from conversations.bot import BotContext, BotDecision, FirstBot
+from conversations.hours import BusinessHours
+from conversations.triggers import after_hours_note, handoff_reason
 from crm_core import csat, customers, timeline
 from crm_core.conversations import (
     add_outbound,
@@ -39,10 +44,20 @@ class Outcome:
 class ConversationEngine:
     """Runs the pipeline step 3 of DESIGN.md for one event, all in one transaction."""
 
-    def __init__(self, *, db: Database, bot: FirstBot, region: str) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bot: FirstBot,
+        region: str,
+        hours: BusinessHours | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.db = db
         self.bot = bot
         self.region = region
+        self.hours = hours or BusinessHours(windows={}, zone=ZoneInfo("UTC"))
+        self.clock = clock
 
     async def process(self, inbox_id: str) -> Outcome:
         """Idempotent: an event already processed is skipped, so redelivery is harmless."""
@@ -127,7 +142,7 @@ class ConversationEngine:
         self._record_kind(session, event, resolved, conversation)
         if decision is None:
             return Outcome(processed=True)
-        return self._apply(session, conversation, customer, decision)
+        return self._apply(session, conversation, customer, decision, text=event.text)
 
     async def _survey_answer(
         self, session: AsyncSession, event: InboundEvent, resolved: customers.Resolved
@@ -218,6 +233,8 @@ class ConversationEngine:
         conversation: Conversation,
         customer: Customer,
         decision: BotDecision,
+        *,
+        text: str,
     ) -> Outcome:
         conversation.language = decision.language
         if not customer.language:
@@ -226,21 +243,24 @@ class ConversationEngine:
         state["offered_human"] = decision.offer_human
         state["failed_turns"] = 0 if decision.understood else int(state.get("failed_turns", 0)) + 1
         conversation.bot_state = state
-        if decision.replies:
+        reason = handoff_reason(decision, text=text, tags=list(customer.tags))
+        replies = list(decision.replies)
+        if reason and not decision.handoff:
+            replies = [self.bot.handoff_text(decision.language)]  # a trigger overrides the answer
+        if reason and (note := after_hours_note(self.hours, self.clock(), decision.language)):
+            replies.append(note)
+        if replies:
             # One turn, one message: several sends per turn would trip per-chat rate limits.
-            text = "\n\n".join(decision.replies)
-            add_outbound(session, conversation, text=text, author_type="bot")
-        if decision.handoff:
+            add_outbound(session, conversation, text="\n\n".join(replies), author_type="bot")
+        if reason:
             move(
                 session,
                 conversation,
                 ConversationStatus.WAITING_AGENT,
                 actor_type="bot",
-                reason=f"intent:{decision.intent}" if decision.understood else "not_understood",
+                reason=reason,
             )
-        return Outcome(
-            processed=True, replies=int(bool(decision.replies)), handoff=decision.handoff
-        )
+        return Outcome(processed=True, replies=int(bool(replies)), handoff=reason is not None)
 
 
 def _bot_may_answer(event: InboundEvent) -> bool:

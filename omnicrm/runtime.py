@@ -12,6 +12,7 @@ from conversations.bus import Bus, InboxPollingBus, InProcessBus
 from conversations.dispatcher import Dispatcher
 from conversations.engine import ConversationEngine
 from conversations.faq import FaqBook
+from conversations.hours import BusinessHours
 from conversations.metrics import EngineMetrics
 from conversations.worker import Worker
 from crm_core.db import Database
@@ -51,7 +52,8 @@ class Runtime:
         )
         nlu = BuiltinNLU()
         bot = FirstBot(nlu=nlu, faq=FaqBook.load(), business_name=settings.business_name)
-        engine = ConversationEngine(db=db, bot=bot, region=settings.default_region)
+        hours = BusinessHours.parse(settings.business_hours, timezone=settings.timezone)
+        engine = ConversationEngine(db=db, bot=bot, region=settings.default_region, hours=hours)
         dispatcher = Dispatcher(
             db=db,
             adapters=adapters,

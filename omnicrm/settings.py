@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     default_region: str = "VN"
     default_language: str = "vi"
     business_name: str = "Omni Spa & Clinic"
+    business_hours: str = ""  # "mon-fri 08:00-18:00; sat 08:00-12:00" in TIMEZONE; empty: always
     secret_key: SecretStr | None = None  # signs console cookies; random per process when unset
     log_level: str = "INFO"
 
