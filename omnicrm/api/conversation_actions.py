@@ -5,6 +5,8 @@ They call the same service functions as the console, so ownership rules hold on 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
@@ -47,9 +49,10 @@ async def _actor(runtime: RuntimeDep, principal: Principal, agent_id: str | None
     return service.Actor(type=principal.kind, id=principal.id, name=principal.name)
 
 
-async def _run(call: object) -> Conversation:
+async def _run(call: Awaitable[Conversation]) -> Conversation:
+    """Await a service call, turning its refusal into the API's error shape."""
     try:
-        return await call  # type: ignore[misc, no-any-return]
+        return await call
     except service.HandoffError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
 
