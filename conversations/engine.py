@@ -147,13 +147,16 @@ class ConversationEngine:
     async def _survey_answer(
         self, session: AsyncSession, event: InboundEvent, resolved: customers.Resolved
     ) -> Outcome | None:
-        """A 1-5 reply right after a resolve is the CSAT answer, not a new conversation."""
+        """A 1-5 reply within a day of a resolve is the CSAT answer, not a new conversation."""
         score = csat.parse_rating(event.text) if event.kind == "message" else None
+        if score is None:
+            return None  # only a rating needs the look-up (keeps the common path cheap)
         stmt = (
             select(Conversation)
             .where(
                 Conversation.identity_id == resolved.identity.id,
                 Conversation.status == ConversationStatus.RESOLVED.value,
+                Conversation.resolved_at >= self.clock() - csat.ANSWER_WINDOW,
             )
             .order_by(Conversation.resolved_at.desc())
             .limit(1)
@@ -161,10 +164,7 @@ class ConversationEngine:
         last = (await session.execute(stmt)).scalar_one_or_none()
         if last is None or last.bot_state.get("csat") != csat.PENDING:
             return None
-        state = {k: v for k, v in last.bot_state.items() if k != "csat"}
-        last.bot_state = state  # asked once: any other answer closes the survey
-        if score is None:
-            return None
+        last.bot_state = {k: v for k, v in last.bot_state.items() if k != "csat"}
         if not await _log_inbound(session, self.db, last, event, None):
             return Outcome(processed=True)
         last.csat = score

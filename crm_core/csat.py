@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 SURVEY = {
     "vi": "Cảm ơn bạn đã liên hệ! Bạn đánh giá cuộc trò chuyện này bao nhiêu điểm từ 1 đến 5 "
@@ -15,6 +16,7 @@ THANKS = {
     "en": "Thank you for your rating! It helps us serve you better.",
 }
 PENDING = "pending"
+ANSWER_WINDOW = timedelta(hours=24)  # a number sent later is a new message, not a rating
 # "4", "4/5", " 5 ", "5 sao", "5 stars", or only stars "⭐⭐⭐⭐".
 _RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*(?:sao|stars?|điểm|diem)?\s*[.!]?\s*$", re.I)
 

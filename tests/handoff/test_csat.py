@@ -56,7 +56,7 @@ async def test_rating_is_stored_and_thanked(harness: Harness, fake_telegram: Fak
     conversation = (await harness.get(f"/api/v1/conversations/{conversation_id}")).json()
     assert conversation["csat"] == 5
     assert len((await harness.get("/api/v1/conversations")).json()["items"]) == 1
-    # Asked once: a later "4" is an ordinary message in a new conversation.
+    # Answered once: a later "4" is an ordinary message in a new conversation.
     await harness.telegram(updates.text_update(650003, "4"))
     await harness.settle()
     assert len((await harness.get("/api/v1/conversations")).json()["items"]) == 2
