@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from channels.webchat import STATIC_DIR
 from handoff.console.routes import STATIC_DIR as CONSOLE_STATIC
 from handoff.console.routes import console_router
 from handoff.console.sessions import SessionSigner
+from handoff.slack import mount_slack, run_inbox, slack_configured
 from omnicrm import __version__
 from omnicrm.api import (
     admin,
@@ -50,6 +52,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.media_sources = media_sources(settings)
         app.state.media_fetcher = MediaFetcher(max_bytes=settings.media_max_bytes)
         await runtime.start()
+        bridge = getattr(app.state, "slack", None)
+        if bridge is not None:
+            runtime.tasks.append(
+                asyncio.create_task(
+                    run_inbox(
+                        runtime,
+                        bridge.client,
+                        interval_s=settings.slack_sync_seconds,
+                        wake=bridge.wake,
+                    ),
+                    name="slack-inbox",
+                )
+            )
         try:
             yield
         finally:
@@ -81,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     _mount_webchat_page(app, settings)
     _mount_console(app, settings)
+    if slack_configured(settings):
+        mount_slack(app, settings)  # sets app.state.slack; its routes read the runtime per request
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -65,7 +65,10 @@ class Runtime:
         return cls(settings, db, adapters, bus, metrics, engine, worker, dispatcher, nlu)
 
     def channel_states(self) -> dict[str, str]:
-        return {name: ("on" if name in self.adapters else "off") for name in ALL_CHANNELS}
+        states = {name: ("on" if name in self.adapters else "off") for name in ALL_CHANNELS}
+        if self.settings.slack_bot_token and self.settings.slack_signing_secret:
+            states["slack"] = "on" if self.settings.slack_inbox_channel else "off"
+        return states
 
     async def start(self, *, poll_inbox: bool = False) -> None:
         """Migrate if asked, recover unfinished work, run the worker partitions and dispatcher."""

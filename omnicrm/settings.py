@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_inbox_channel: str | None = None
     slack_api_base: str = "https://slack.com/api/"
+    slack_sync_seconds: float = Field(default=1.0, gt=0)  # how often new threads/messages go out
 
     nlu_backend: str = "builtin"
     rasa_url: str | None = None
