@@ -7,6 +7,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -18,7 +19,7 @@ from conversations.reply_context import reply_context
 from crm_core.conversations import set_opt_out
 from crm_core.db import Database
 from crm_core.enums import Direction, MessageStatus
-from crm_core.models import Conversation, Identity, Message
+from crm_core.models import Conversation, Customer, Identity, Message
 from crm_core.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,16 @@ def backoff_delay(attempt: int, *, rng: random.Random, retry_after: float | None
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(attempt - 1, 0))
     delay = rng.uniform(0, ceiling)
     return max(delay, retry_after or 0.0)
+
+
+@dataclass(frozen=True)
+class Due:
+    """An outbox row ready to send, with what its reply context needs from the same query."""
+
+    message: Message
+    identity: Identity
+    subject: str | None
+    customer_name: str | None
 
 
 class Dispatcher:
@@ -89,18 +100,19 @@ class Dispatcher:
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were attempted."""
         batch = await self._due()
-        by_conversation: dict[str, list[tuple[Message, Identity]]] = {}
-        for message, identity in batch:
-            by_conversation.setdefault(message.conversation_id, []).append((message, identity))
+        by_conversation: dict[str, list[Due]] = {}
+        for due in batch:
+            by_conversation.setdefault(due.message.conversation_id, []).append(due)
         await asyncio.gather(*(self._send_in_order(items) for items in by_conversation.values()))
         return len(batch)
 
-    async def _due(self) -> list[tuple[Message, Identity]]:
+    async def _due(self) -> list[Due]:
         now = self.clock()
         stmt = (
-            select(Message, Identity)
+            select(Message, Identity, Conversation.subject, Customer.name)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .join(Identity, Identity.id == Conversation.identity_id)
+            .join(Customer, Customer.id == Message.customer_id)
             .where(
                 Message.direction == Direction.OUT.value,
                 Message.status == MessageStatus.QUEUED.value,
@@ -111,15 +123,16 @@ class Dispatcher:
         )
         async with self.db.reading() as session:
             rows = (await session.execute(stmt)).all()
-        return [(message, identity) for message, identity in rows]
+        return [Due(message, identity, subject, name) for message, identity, subject, name in rows]
 
-    async def _send_in_order(self, items: list[tuple[Message, Identity]]) -> None:
-        for message, identity in items:
-            if not await self._send_one(message, identity):
+    async def _send_in_order(self, items: list[Due]) -> None:
+        for due in items:
+            if not await self._send_one(due):
                 return  # keep order: later messages of this conversation wait for this one
 
-    async def _send_one(self, message: Message, identity: Identity) -> bool:
+    async def _send_one(self, due: Due) -> bool:
         """Send one message; False when it will be retried (so later ones must wait)."""
+        message, identity = due.message, due.identity
         adapter = self.adapters.get(message.channel)
         if adapter is None:
             await self._fail(message, f"channel {message.channel} is not configured")
@@ -133,7 +146,9 @@ class Dispatcher:
             channel=message.channel,
             external_user_id=identity.external_id,
             text=message.text,
-            context=await reply_context(self.db, message),
+            context=await reply_context(
+                self.db, message, subject=due.subject, customer_name=due.customer_name
+            ),
             author_name=message.author_name,
             metadata={"author_type": message.author_type},
         )

@@ -38,7 +38,6 @@ class Outcome:
 
     processed: bool
     replies: int = 0
-    handoff: bool = False
 
 
 class ConversationEngine:
@@ -193,7 +192,6 @@ class ConversationEngine:
             session,
             customer_id=resolved.customer.id,
             identity=resolved.identity,
-            language=None,
             subject=event.subject,
             thread=thread,
             new_thread=threaded and thread is None,
@@ -260,7 +258,7 @@ class ConversationEngine:
                 actor_type="bot",
                 reason=reason,
             )
-        return Outcome(processed=True, replies=int(bool(replies)), handoff=reason is not None)
+        return Outcome(processed=True, replies=int(bool(replies)))
 
 
 def _bot_may_answer(event: InboundEvent) -> bool:

@@ -7,11 +7,13 @@ from sqlalchemy import select
 from channels.base import ReplyContext
 from crm_core.db import Database
 from crm_core.enums import Direction
-from crm_core.models import Conversation, Customer, Message
+from crm_core.models import Message
 
 
-async def reply_context(db: Database, message: Message) -> ReplyContext:
-    """Built per send from the conversation: last inbound message, replies since, subject."""
+async def reply_context(
+    db: Database, message: Message, *, subject: str | None, customer_name: str | None
+) -> ReplyContext:
+    """Built per send: the last inbound message and replies since (subject comes with the row)."""
     async with db.reading() as session:
         last_in = (
             await session.execute(
@@ -33,13 +35,6 @@ async def reply_context(db: Database, message: Message) -> ReplyContext:
             since = since.where(Message.created_at > last_in.created_at)
         # A reply split into parts counts each part (Zalo's 8-per-window quota does).
         sent_since = sum(_parts(meta) for meta in (await session.execute(since)).scalars())
-        subject, name = (
-            await session.execute(
-                select(Conversation.subject, Customer.name)
-                .join(Customer, Customer.id == Conversation.customer_id)
-                .where(Conversation.id == message.conversation_id)
-            )
-        ).one()
     refs = tuple(last_in.meta.get("references", [])) if last_in is not None else ()
     return ReplyContext(
         last_inbound_external_id=last_in.external_id if last_in else None,
@@ -47,7 +42,7 @@ async def reply_context(db: Database, message: Message) -> ReplyContext:
         sent_since_last_inbound=sent_since,
         thread_refs=refs,
         subject=subject,
-        customer_name=name,
+        customer_name=customer_name,
     )
 
 

@@ -38,7 +38,6 @@ async def open_or_continue(
     *,
     customer_id: str,
     identity: Identity,
-    language: str | None,
     subject: str | None = None,
     thread: Conversation | None = None,
     new_thread: bool = False,
@@ -70,7 +69,6 @@ async def open_or_continue(
         identity_id=identity.id,
         channel=identity.channel,
         status=ConversationStatus.BOT.value,
-        language=language,
         subject=subject[:300] if subject else None,
         bot_state={},
     )
