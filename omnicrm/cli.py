@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from crm_core.enums import Role
@@ -46,6 +47,17 @@ def _run(make: Callable[[], Awaitable[T]]) -> T:
         raise typer.Exit(code=1) from exc
 
 
+def _settings() -> Settings:
+    """Settings from the environment; a bad value is one clear line, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "OMNICRM_" + "_".join(str(part) for part in error["loc"]).upper()
+            typer.echo(f"error: invalid setting {name}: {error['msg']}", err=True)
+        raise typer.Exit(code=2) from exc
+
+
 def _logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -58,7 +70,7 @@ def serve(
     port: Annotated[int, typer.Option(help="port to bind")] = 8000,
 ) -> None:
     """Run the web app with the in-process worker, dispatcher and (later) scheduler."""
-    settings = Settings()
+    settings = _settings()
     _logging(settings)
     commands.serve(settings, host=host, port=port)
 
@@ -66,7 +78,7 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run only the worker: processes stored inbox events and sends the outbox (no web)."""
-    settings = Settings()
+    settings = _settings()
     _logging(settings)
     _run(lambda: commands.run_worker(settings))
 
@@ -74,7 +86,7 @@ def worker() -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema to the latest version."""
-    settings = Settings()
+    settings = _settings()
     _run(lambda: commands.migrate(settings))
     typer.echo(f"database at head: {commands.safe_url(settings.database_url)}")
 
@@ -82,7 +94,7 @@ def migrate() -> None:
 @app.command("seed-demo")
 def seed_demo() -> None:
     """Load the demo data (catalogue, customers, purchases, conversations, an agent) once."""
-    settings = Settings()
+    settings = _settings()
     created = _run(lambda: commands.seed_demo(settings))
     typer.echo("demo data loaded" if created else "demo data already present")
 
@@ -93,7 +105,7 @@ def demo(
     port: Annotated[int, typer.Option(help="port to bind")] = 8000,
 ) -> None:
     """Migrate, seed the demo data, print the URLs and an admin key, then serve."""
-    settings = Settings()
+    settings = _settings()
     _logging(settings)
     key = _run(lambda: commands.prepare_demo(settings))
     base = f"http://{host}:{port}"
@@ -115,7 +127,7 @@ def apikey_create(
     name: Annotated[str, typer.Option("--name", help="who or what uses the key")],
 ) -> None:
     """Create an API key; the key is printed once, as the last line."""
-    settings = Settings()
+    settings = _settings()
     key = _run(lambda: commands.create_api_key(settings, name=name, role=role))
     typer.echo(f"created {role.value} key '{name}' (store it now; it is not shown again)")
     typer.echo(key)
@@ -138,7 +150,7 @@ def users_create(
     if len(password) < 8:
         typer.echo("error: the password must have at least 8 characters", err=True)
         raise typer.Exit(code=2)
-    settings = Settings()
+    settings = _settings()
     user_id = _run(
         lambda: commands.create_user(
             settings, email=email, role=role, password=password, name=name
@@ -158,7 +170,7 @@ def nlu_parse(text: Annotated[str, typer.Argument(help="the text to understand")
 @telegram_app.command("set-webhook")
 def telegram_set_webhook() -> None:
     """Register PUBLIC_URL/webhooks/telegram with Telegram, with the secret token."""
-    settings = Settings()
+    settings = _settings()
     url = _run(lambda: commands.set_telegram_webhook(settings))
     typer.echo(f"telegram webhook set to {url}")
 
@@ -168,7 +180,7 @@ def email_poll(
     once: Annotated[bool, typer.Option("--once", help="poll one time and exit")] = False,
 ) -> None:
     """Fetch new mail from the IMAP mailbox into the inbox (once, or every IMAP_POLL_SECONDS)."""
-    settings = Settings()
+    settings = _settings()
     _logging(settings)
     count = _run(lambda: commands.poll_email(settings, once=once))
     typer.echo(f"stored {count} new mails")

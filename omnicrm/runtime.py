@@ -76,6 +76,10 @@ class Runtime:
             await upgrade(self.db.engine)
         for name, state in self.channel_states().items():
             log.info("channel %s is %s", name, state)
+        if self.settings.nlu_backend != "builtin":
+            log.warning(
+                "NLU_BACKEND=rasa is not available in this version; using the built-in NLU"
+            )
         if self.settings.redis_url:
             log.warning(
                 "OMNICRM_REDIS_URL is set, but this version's bus is the database inbox; "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -69,7 +71,7 @@ class Settings(BaseSettings):
     slack_api_base: str = "https://slack.com/api/"
     slack_sync_seconds: float = Field(default=1.0, gt=0)  # how often new threads/messages go out
 
-    nlu_backend: str = "builtin"
+    nlu_backend: Literal["builtin", "rasa"] = "builtin"
     rasa_url: str | None = None
 
     # Engine tuning (documented in the README).

@@ -162,3 +162,13 @@ async def test_email_poll_without_imap_settings_says_what_is_missing(cli_env: st
     result = await invoke(["email", "poll", "--once"])
     assert result.exit_code == 2
     assert "OMNICRM_IMAP_HOST" in result.output
+
+
+async def test_a_bad_setting_is_one_clear_line(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OMNICRM_NLU_BACKEND", "raas")
+    result = await invoke(["migrate"])
+    assert result.exit_code == 2
+    assert "invalid setting OMNICRM_NLU_BACKEND" in result.output
+    assert "Traceback" not in result.output
