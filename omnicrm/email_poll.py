@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from conversations import inbox
@@ -12,8 +11,6 @@ from crm_core.channel_state import ChannelStateStore
 
 if TYPE_CHECKING:
     from omnicrm.runtime import Runtime
-
-log = logging.getLogger(__name__)
 
 
 def imap_configured(runtime: Runtime) -> bool:
@@ -42,31 +39,36 @@ def build_poller(runtime: Runtime) -> Any:
     )
 
 
+async def _receive(runtime: Runtime, events: list[Any]) -> object:
+    return await inbox.receive(runtime.db, runtime.bus, events)
+
+
+async def _statuses(runtime: Runtime, updates: list[Any]) -> object:
+    return await apply_statuses(runtime.db, updates)  # bounces of our replies
+
+
 async def poll_once(runtime: Runtime, poller: Any) -> int:
     """Fetch new mail, store it in the inbox (deduped on Message-ID), advance the cursor."""
     from channels.email_imap import poll_into
 
-    async def receive(events: list[Any]) -> object:
-        return await inbox.receive(runtime.db, runtime.bus, events)
-
-    async def statuses(updates: list[Any]) -> object:
-        return await apply_statuses(runtime.db, updates)  # bounces of our replies
-
-    adapter = runtime.adapters["email"]
-    return int(await poll_into(poller, adapter, receive, statuses=statuses))
+    return int(
+        await poll_into(
+            poller,
+            runtime.adapters["email"],
+            partial(_receive, runtime),
+            statuses=partial(_statuses, runtime),
+        )
+    )
 
 
 async def poll_forever(runtime: Runtime) -> None:
-    """Poll every IMAP_POLL_SECONDS; a failing mailbox is logged and retried, never fatal."""
-    poller = build_poller(runtime)
-    delay = runtime.settings.imap_poll_seconds
-    while True:
-        try:
-            count = await poll_once(runtime, poller)
-            if count:
-                log.info("imap: stored %d new mails", count)
-            delay = runtime.settings.imap_poll_seconds
-        except Exception:
-            log.exception("imap poll failed; retrying")
-            delay = min(delay * 2, 600.0)
-        await asyncio.sleep(delay)
+    """The poller's own loop (it backs off on a failing mailbox and never gives up)."""
+    from channels.email_imap import deliver_mails
+
+    deliver = partial(
+        deliver_mails,
+        adapter=runtime.adapters["email"],
+        receive=partial(_receive, runtime),
+        statuses=partial(_statuses, runtime),
+    )
+    await build_poller(runtime).run(runtime.settings.imap_poll_seconds, deliver)

@@ -368,3 +368,31 @@ async def test_imap_polling_feeds_the_same_pipeline(app: Harness, smtp: SmtpSink
         assert await app.count(Message, direction="in") == 2
     finally:
         await fake.stop()
+
+
+async def test_serve_polls_the_mailbox_by_itself(database_url: str, smtp: SmtpSink) -> None:
+    """With IMAP configured, the app's own background poller feeds the pipeline."""
+    fake = await FakeImap().start()
+    try:
+        fake.add(mails.vietnamese_qp())
+        settings = make_settings(
+            database_url,
+            None,
+            smtp_host="127.0.0.1",
+            smtp_port=smtp.port,
+            smtp_starttls=False,
+            email_from=SUPPORT,
+            imap_host="127.0.0.1",
+            imap_port=fake.port,
+            imap_ssl=False,
+            imap_username=fake.username,
+            imap_password=fake.password,
+            imap_poll_seconds=0.1,
+        )
+        async with running_app(settings) as harness:
+            [reply] = await smtp.wait_for(1)
+            assert reply["In-Reply-To"] == "<CAF7u1Qp2vXk3r@mail.gmail.com>"
+            await harness.settle()
+            assert await harness.count(Message, direction="in") == 1
+    finally:
+        await fake.stop()
