@@ -21,9 +21,11 @@ async def test_sends_are_spaced_by_the_interval() -> None:
 
     await asyncio.gather(*(send() for _ in range(6)))
     stamps.sort()
-    assert stamps[0] < 0.04
+    assert stamps[0] < 0.1  # the first caller does not wait
+    # Slots are 50 ms apart; a loaded machine wakes a sleeper late, which can shorten
+    # the gap to the next on-time one, but never makes the last slot come early.
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-    assert min(gaps) >= 0.045
+    assert min(gaps) >= 0.02
     assert stamps[-1] >= 0.24
 
 
