@@ -1,225 +1,273 @@
-"""The built-in NLU: keyword phrases plus overlap with example utterances, no model to train."""
+"""The built-in NLU engine: intents from a classifier trained at start-up, plus entities.
+
+Training reads Rasa 3 NLU YAML (the shipped `nlu/data/vi.yml` and `nlu/data/en.yml` unless
+another file is given), so a tenant's own data, or a public benchmark, trains a fresh engine
+the same way.
+"""
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
-from dataclasses import dataclass
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import yaml
+import numpy as np
+import sklearn
 
-from nlu.text import FILLER_WORDS, content_terms, detect_language, normalize, tokenize
+from nlu import classifier as classifier_module
+from nlu import text as text_module
+from nlu.classifier import OUT_OF_SCOPE, STORE_FORMAT, EmbeddingMode, IntentClassifier
+from nlu.embedding import MODEL_ID, SentenceEmbedder, default_cache_dir
+from nlu.entities import EntityExtractor
+from nlu.rasa_yaml import NluData, merge, read_nlu
+from nlu.text import detect_language
 from nlu.types import IntentScore, ParseResult
 
-OUT_OF_SCOPE = "out_of_scope"
+log = logging.getLogger(__name__)
+
 MAX_RANKING = 10
-# A standalone intent ("ok", "xin chào") loses this much per extra meaningful word, down to
-# the floor: "xin chào, cho hỏi giá tư vấn" is a question, not a greeting.
-_EXTRA_WORD_PENALTY = 0.2
-_STANDALONE_FLOOR = 0.3
-_REPEAT_BONUS = 0.05
-# "có wifi không?", "còn lịch chưa?" are yes/no questions, not answers: an utterance whose last
-# meaningful word is one of these tails (after other content) damps affirm and deny.
-_QUESTION_TAILS = frozenset({"khong", "chua"})
-_ANSWER_WORDS = _QUESTION_TAILS | {"thoi", "da", "vang", "ok"}  # "thôi không" is still an answer
-_ANSWER_INTENTS = frozenset({"affirm", "deny"})
-_QUESTION_DAMPING = 0.3
-_QUESTION_FRAME = frozenset({"co", "khong", "chua"})  # scaffolding, not content, in a question
-# Rasa inline entity annotations: "[Lan](name)" and '[Lan]{"entity": "name"}'.
-_ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 
 
-@dataclass(frozen=True)
-class _Keywords:
-    """Normalised keyword phrases of all intents, indexed by phrase for n-gram lookup."""
-
-    by_phrase: dict[str, tuple[tuple[str, float], ...]]
-    longest: int
-    standalone: frozenset[str]
+# Fitted models of this process by training key; a classifier is read-only once fitted.
+_SHARED: dict[str, _SharedModel] = {}
+_FITTING = threading.Lock()
+# Set (to anything but "0"/"") to train the embedding branch before the constructor returns.
+BLOCKING_ENV = "OMNICRM_NLU_BLOCKING_START"
 
 
-@dataclass(frozen=True)
-class _Hit:
-    """What the phrases of one intent matched in one message."""
+class _SharedModel:
+    """The classifier for one training set: usable at once, upgraded when its full one is ready.
 
-    weight: float
-    count: int
-    covered: frozenset[int]
+    A cold start (no cached model) must not wait several seconds for the embeddings of every
+    training example, so it serves a TF-IDF-only classifier (trained in well under a second)
+    while a background thread trains the fused one; the swap is one attribute assignment, so a
+    parse sees either model whole, never a mix.
+    """
 
+    def __init__(self, classifier: IntentClassifier, *, ready: bool) -> None:
+        self.classifier = classifier
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        if ready:
+            self.ready.set()
 
-def default_data_path() -> Path:
-    """The training data shipped inside the package."""
-    return Path(str(resources.files("nlu").joinpath("data", "examples.yml")))
+    def upgrade_in_background(self, train: Callable[[], IntentClassifier]) -> None:
+        def work() -> None:
+            started = time.perf_counter()
+            try:
+                self.classifier = train()
+                log.info(
+                    "built-in NLU: embedding branch ready after %.1f s",
+                    time.perf_counter() - started,
+                )
+            except Exception as exc:  # keep serving the fast branch rather than dying
+                self.error = exc
+                log.exception("built-in NLU: training the embedding branch failed")
+            finally:
+                self.ready.set()
 
-
-def load_examples(path: Path) -> dict[str, tuple[str, ...]]:
-    """Intent → example utterances from a Rasa 3 NLU YAML file (annotations removed)."""
-    data = _read_yaml(path)
-    examples: dict[str, list[str]] = defaultdict(list)
-    for block in data.get("nlu") or ():
-        if not isinstance(block, dict) or "intent" not in block:
-            continue  # synonyms, regexes and lookups are not used by this engine
-        for line in str(block.get("examples") or "").splitlines():
-            line = line.strip()
-            if line.startswith("- "):
-                examples[str(block["intent"])].append(_ANNOTATION.sub(r"\1", line[2:]).strip())
-    return {intent: tuple(texts) for intent, texts in examples.items()}
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    """Parse one YAML mapping, refusing anything else early with the file name."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a YAML mapping at the top level")
-    return data
+        threading.Thread(target=work, name="nlu-embedding-training", daemon=True).start()
 
 
-def _load_keywords(path: Path) -> _Keywords:
-    """Normalise the `keywords:` section once so parsing is only dictionary look-ups."""
-    by_phrase: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    standalone: set[str] = set()
-    for intent, spec in (_read_yaml(path).get("keywords") or {}).items():
-        if spec.get("standalone"):
-            standalone.add(str(intent))
-        for phrase, weight in (spec.get("phrases") or {}).items():
-            if not isinstance(phrase, str) or not 0.0 <= float(weight) <= 1.0:
-                raise ValueError(f"{path}: bad phrase {phrase!r} for {intent} (quote it?)")
-            by_phrase[normalize(phrase)].append((str(intent), float(weight)))
-    longest = max((len(phrase.split()) for phrase in by_phrase), default=1)
-    frozen = {phrase: tuple(hits) for phrase, hits in by_phrase.items()}
-    return _Keywords(by_phrase=frozen, longest=longest, standalone=frozenset(standalone))
+def _training_key(data: NluData, embeddings: EmbeddingMode) -> str:
+    """Changes whenever the data, the mode, the feature code or the libraries change."""
+    digest = hashlib.sha256()
+    for part in (STORE_FORMAT, MODEL_ID, sklearn.__version__, np.__version__, embeddings):
+        digest.update(part.encode() + b"\0")
+    for module in (text_module, classifier_module):  # their code defines the features
+        digest.update(Path(str(module.__file__)).read_bytes())
+    for example in data.examples:
+        digest.update(f"{example.intent}\t{example.text}".encode() + b"\0")
+    return digest.hexdigest()[:32]
+
+
+def _blocking_default() -> bool:
+    return os.environ.get(BLOCKING_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _trained(
+    data: NluData,
+    embeddings: EmbeddingMode,
+    embedder: SentenceEmbedder | None,
+    *,
+    reuse: bool,
+    background: bool,
+) -> _SharedModel:
+    """A classifier fitted on `data`: from memory, from the disk cache, or trained now.
+
+    With `background` (and "auto" embeddings) a cold start returns a fast-branch-only model at
+    once and trains the full one in a thread; otherwise everything is trained before returning.
+    """
+    texts = [example.text for example in data.examples]
+    intents = [example.intent for example in data.examples]
+    # A caller's own embedder defines the vectors, so its model is not shared.
+    if embedder is not None or not reuse:
+        fitted = IntentClassifier(embedder=embedder, embeddings=embeddings).fit(texts, intents)
+        return _SharedModel(fitted, ready=True)
+    key = _training_key(data, embeddings)
+    path = default_cache_dir() / f"intents-{key}.npz"
+
+    def train_full() -> IntentClassifier:
+        classifier = IntentClassifier(embeddings=embeddings).fit(texts, intents)
+        _store(classifier, path)
+        return classifier
+
+    with _FITTING:
+        shared = _SHARED.get(key)
+        if shared is None:
+            cached = _load(path, embeddings)
+            if cached is not None:
+                shared = _SharedModel(cached, ready=True)
+            elif background and embeddings == "auto":
+                fast = IntentClassifier(embeddings="never", quick=True).fit(texts, intents)
+                shared = _SharedModel(fast, ready=False)
+                shared.upgrade_in_background(train_full)
+            else:
+                shared = _SharedModel(train_full(), ready=True)
+            _SHARED[key] = shared
+    if not background:
+        shared.ready.wait()  # another instance may have started it in the background
+    return shared
+
+
+def _load(path: Path, embeddings: EmbeddingMode) -> IntentClassifier | None:
+    if not path.exists():
+        return None
+    try:
+        embedder = None if embeddings == "never" else SentenceEmbedder()
+        return IntentClassifier.load(path, embedder=embedder)
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("retraining: cannot read the cached model %s (%s)", path, exc)
+        return None
+
+
+def _store(classifier: IntentClassifier, path: Path) -> None:
+    """Atomic write; failing to cache only costs the next start-up its training time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        classifier.save(partial)
+        partial.replace(path)
+    except OSError as exc:
+        log.warning("could not cache the fitted intent model in %s: %s", path.parent, exc)
+
+
+TRAINING_FILES = ("vi.yml", "en.yml")
+
+
+def default_data_paths() -> tuple[Path, ...]:
+    """The training data shipped inside the package: Vietnamese (all styles), then English."""
+    return tuple(
+        Path(str(resources.files("nlu").joinpath("data", name))) for name in TRAINING_FILES
+    )
+
+
+def shipped_training_data() -> NluData:
+    """Both shipped training files as one data set, as Rasa reads a data directory."""
+    return merge(read_nlu(path) for path in default_data_paths())
+
+
+def heldout_data_path() -> Path:
+    """The shipped evaluation data, never trained on."""
+    return Path(str(resources.files("nlu").joinpath("data", "heldout.yml")))
 
 
 class BuiltinNLU:
-    """Transparent intent scorer: every confidence traces back to a phrase or an example."""
+    """Intent classifier + entity extractor behind Rasa's `/model/parse` shape."""
 
     def __init__(
         self,
         *,
         data_path: Path | None = None,
-        threshold: float = 0.5,
+        data: NluData | None = None,
+        threshold: float | None = None,
         default_language: str = "vi",
+        entities: EntityExtractor | None = None,
+        embeddings: EmbeddingMode = "auto",
+        embedder: SentenceEmbedder | None = None,
+        reuse: bool = True,
+        background: bool | None = None,
     ) -> None:
-        path = data_path or default_data_path()
-        self._threshold = threshold
+        """Train on `data`, or the YAML at `data_path`, or the shipped data.
+
+        `threshold` overrides the out-of-scope confidence threshold tuned on the training
+        data; `embeddings` is "auto" (only when the fast branch is unsure), "always" (most
+        accurate, ~10 ms a message) or "never". Unless `reuse` is off, a model fitted on the
+        same data is reused: from this process, or from the cache directory (see
+        `nlu.embedding`); the training-set embeddings are cached there either way.
+
+        `background` (default: on unless OMNICRM_NLU_BLOCKING_START is set): when no model is
+        cached, start with the fast branch alone and train the embedding branch in a thread
+        (`wait_ready` blocks until it is in use); off trains everything before returning.
+        """
+        started = time.perf_counter()
+        training = data if data is not None else _read_training(data_path)
+        if not training.examples:
+            raise ValueError("no intent examples in the training data")
         self._default_language = default_language
-        self._keywords = _load_keywords(path)
-        examples = load_examples(path)
-        self._example_intents: list[str] = []
-        self._example_terms: list[frozenset[str]] = []
-        self._postings: dict[str, list[int]] = defaultdict(list)
-        for intent, texts in examples.items():
-            for text in texts:
-                self._add_example(intent, _terms(tokenize(text)))
-        keyword_intents = {i for hits in self._keywords.by_phrase.values() for i, _ in hits}
-        intents = set(examples) | keyword_intents
-        self.intents: tuple[str, ...] = tuple(sorted(intents | {OUT_OF_SCOPE}))
+        self._entities = entities if entities is not None else EntityExtractor()
+        self._threshold = threshold
+        if background is None:
+            background = not _blocking_default()
+        self._model = _trained(training, embeddings, embedder, reuse=reuse, background=background)
+        self.intents: tuple[str, ...] = tuple(
+            sorted({*self._model.classifier.classes, OUT_OF_SCOPE})
+        )
+        self.training_seconds = time.perf_counter() - started
+        log.info(
+            "built-in NLU trained on %d examples, %d intents in %.2f s%s",
+            len(training.examples),
+            len(self.intents),
+            self.training_seconds,
+            "" if self.ready else "; embedding branch training in the background",
+        )
 
-    def _add_example(self, intent: str, terms: frozenset[str]) -> None:
-        """Index one example by its words so scoring only visits examples that share one."""
-        if not terms:
-            return
-        index = len(self._example_terms)
-        self._example_intents.append(intent)
-        self._example_terms.append(terms)
-        for term in terms:
-            self._postings[term].append(index)
+    @property
+    def ready(self) -> bool:
+        """Whether the full model (embedding branch included, when asked for) is in use."""
+        return self._model.ready.is_set()
 
-    def parse(self, text: str) -> ParseResult:
-        """Score every intent for one message and pick the best, or out_of_scope."""
-        tokens = tokenize(text)
-        keyword = self._keyword_scores(tokens)
-        similar = self._similarity_scores(_terms(tokens))
-        scores = {
-            intent: 1.0 - (1.0 - keyword.get(intent, 0.0)) * (1.0 - similar.get(intent, 0.0))
-            for intent in set(keyword) | set(similar)
-            if intent != OUT_OF_SCOPE
-        }
-        if _is_yes_no_question(tokens):
-            for intent in _ANSWER_INTENTS & scores.keys():
-                scores[intent] *= _QUESTION_DAMPING
-        best = max(scores.values(), default=0.0)
-        oos = similar.get(OUT_OF_SCOPE, 0.0)
-        if best >= self._threshold and best > oos:
-            winner = max(scores, key=lambda intent: (scores[intent], intent))
-            scores[OUT_OF_SCOPE] = min(max(oos, 1.0 - best), best)
-        else:
-            winner = OUT_OF_SCOPE
-            scores[OUT_OF_SCOPE] = max(oos, 1.0 - best, best)
-        ranking = sorted(
-            (IntentScore(name, round(score, 4)) for name, score in scores.items() if score > 0),
-            key=lambda item: (-item.confidence, item.name != winner, item.name),
-        )[:MAX_RANKING]
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until the background training is over (True), or the timeout passes."""
+        return self._model.ready.wait(timeout)
+
+    @property
+    def classifier(self) -> IntentClassifier:
+        """The intent classifier in use now (the fast one until the full one is ready)."""
+        return self._model.classifier
+
+    @property
+    def threshold(self) -> float:
+        """Confidence below which a message is out of scope."""
+        return self._model.classifier.threshold if self._threshold is None else self._threshold
+
+    @property
+    def embedding_calls(self) -> int:
+        """How many messages needed a sentence embedding computed so far."""
+        return self._model.classifier.embeddings_computed
+
+    def parse(self, text: str, *, now: datetime | None = None) -> ParseResult:
+        """Intent ranking, entities (dates resolved against `now`) and language of a message."""
+        classifier = self._model.classifier  # one read: the background swap is atomic
+        prediction = classifier.predict(text, threshold=self._threshold)
+        ranking = tuple(
+            IntentScore(name, round(confidence, 4))
+            for name, confidence in prediction.ranking[:MAX_RANKING]
+        )
         return ParseResult(
             text=text,
             intent=ranking[0],
-            intent_ranking=tuple(ranking),
-            entities=(),
+            intent_ranking=ranking,
+            entities=tuple(self._entities.extract(text, now=now)),
             language=detect_language(text, default=self._default_language),
         )
 
-    def _keyword_scores(self, tokens: list[str]) -> dict[str, float]:
-        """Best phrase weight per intent, over whole-word n-grams of the message."""
-        hits: dict[str, _Hit] = {}
-        for size in range(1, min(self._keywords.longest, len(tokens)) + 1):
-            for start in range(len(tokens) - size + 1):
-                phrase = " ".join(tokens[start : start + size])
-                for intent, weight in self._keywords.by_phrase.get(phrase, ()):
-                    span = frozenset(range(start, start + size))
-                    hits[intent] = _merge(hits.get(intent), weight=weight, span=span)
-        return {intent: self._keyword_score(intent, hit, tokens) for intent, hit in hits.items()}
 
-    def _keyword_score(self, intent: str, hit: _Hit, tokens: list[str]) -> float:
-        """One intent's keyword confidence, discounted if a standalone phrase is buried."""
-        score = min(1.0, hit.weight + _REPEAT_BONUS * (hit.count - 1))
-        if intent not in self._keywords.standalone:
-            return score
-        extra = sum(
-            1
-            for position, token in enumerate(tokens)
-            if position not in hit.covered and token not in FILLER_WORDS
-        )
-        return score * max(_STANDALONE_FLOOR, 1.0 - _EXTRA_WORD_PENALTY * extra)
-
-    def _similarity_scores(self, terms: frozenset[str]) -> dict[str, float]:
-        """Highest Jaccard overlap per intent between the message and its examples."""
-        shared: dict[int, int] = defaultdict(int)
-        for term in terms:
-            for index in self._postings.get(term, ()):
-                shared[index] += 1
-        scores: dict[str, float] = {}
-        for index, common in shared.items():
-            union = len(terms) + len(self._example_terms[index]) - common
-            intent = self._example_intents[index]
-            scores[intent] = max(scores.get(intent, 0.0), common / union)
-        return scores
-
-
-def _terms(tokens: list[str]) -> frozenset[str]:
-    """Words compared with examples; a yes/no question's "có … không" frame is left out."""
-    terms = content_terms(tokens)
-    return terms - _QUESTION_FRAME if _is_yes_no_question(tokens) else terms
-
-
-def _is_yes_no_question(tokens: list[str]) -> bool:
-    """Whether the message ends in a Vietnamese question tail after some other content."""
-    meaningful = [token for token in tokens if token not in FILLER_WORDS]
-    return (
-        len(meaningful) >= 2
-        and meaningful[-1] in _QUESTION_TAILS
-        and any(token not in _ANSWER_WORDS for token in meaningful[:-1])
-    )
-
-
-def _merge(previous: _Hit | None, *, weight: float, span: frozenset[int]) -> _Hit:
-    """Fold one more matched phrase into an intent's hit."""
-    if previous is None:
-        return _Hit(weight=weight, count=1, covered=span)
-    return _Hit(
-        weight=max(previous.weight, weight),
-        count=previous.count + 1,
-        covered=previous.covered | span,
-    )
+def _read_training(path: Path | None) -> NluData:
+    return read_nlu(path) if path is not None else shipped_training_data()

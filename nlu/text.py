@@ -52,9 +52,43 @@ _SHORTHAND: dict[str, str] = {
     "okay": "ok",
     "okela": "ok",
     "okla": "ok",
+    "z": "vay",
+    "zay": "vay",
+    "v": "vay",
+    "thui": "thoi",
+    "lun": "luon",
+    "nhiu": "nhieu",
+    "bnhiu": "bao nhieu",
+    "bik": "biet",
+    "bjk": "biet",
+    "ms": "moi",
+    "mn": "moi nguoi",
+    "dk": "dang ky",
+    "dky": "dang ky",
+    "bs": "bac si",
+    "dv": "dich vu",
+    "qc": "quang cao",
+    "nt": "nhan tin",
+    "nc": "noi chuyen",
+    "lm": "lam",
+    "ib": "inbox",
+    "uk": "u",
 }
+# "r" is "rồi" in Vietnamese chat but "are" in English shorthand: expanded only when the rest
+# of the message is Vietnamese.
+_SHORTHAND_IN_VIETNAMESE: dict[str, str] = {"r": "roi"}
 # Shorthand that is itself written with a diacritic (đ), matched before stripping.
-_SHORTHAND_VI: dict[str, str] = {"đc": "duoc", "sđt": "so dien thoai", "đt": "dien thoai"}
+# "mún" must not fold to "mun" (acne), which is "mụn" without its marks.
+_SHORTHAND_VI: dict[str, str] = {
+    "đc": "duoc",
+    "sđt": "so dien thoai",
+    "đt": "dien thoai",
+    "đk": "dang ky",
+    "đky": "dang ky",
+    "mún": "muon",
+    "nhìu": "nhieu",
+    "bít": "biet",
+}
 
 # Marks only Vietnamese uses among Latin-script chat languages: breve (ă), horn (ơ, ư),
 # hook above (ả) and dot below (ạ). Acute, grave, tilde and circumflex also occur in French.
@@ -126,7 +160,17 @@ def normalize(text: str) -> str:
     for emoji, word in _EMOJI_WORDS.items():
         lowered = lowered.replace(emoji, word)
     tokens = _PUNCTUATION.sub(" ", lowered).split()
-    return " ".join(_expand(token) for token in tokens)
+    words = [_expand(token) for token in tokens]
+    if _SHORTHAND_IN_VIETNAMESE.keys() & set(tokens) and _looks_vietnamese(tokens, words):
+        words = [_SHORTHAND_IN_VIETNAMESE.get(word, word) for word in words]
+    return " ".join(words)
+
+
+def _looks_vietnamese(raw: list[str], words: list[str]) -> bool:
+    """Whether a message has a Vietnamese mark or more Vietnamese than English words."""
+    if any(not token.isascii() for token in raw):
+        return True
+    return sum(w in _VI_WORDS for w in words) > sum(w in _EN_WORDS for w in words)
 
 
 def tokenize(text: str) -> list[str]:

@@ -116,3 +116,25 @@ def test_detect_language(text: str, expected: str) -> None:
 @pytest.mark.parametrize("default", ["vi", "en"])
 def test_detect_language_falls_back_to_default_when_unsure(text: str, default: str) -> None:
     assert detect_language(text, default=default) == default
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mik muốn đặt lịch, k bt còn slot ko", "minh muon dat lich khong biet con slot khong"),
+        ("e mún đặt lịch trị mụn", "em muon dat lich tri mun"),  # "mún" is not "mụn"
+        ("đc ko ạ", "duoc khong a"),
+        ("sao z", "sao vay"),
+        ("bên e có dv j v", "ben em co dich vu gi vay"),
+        ("giá bnhiu", "gia bao nhieu"),
+        ("thui k cần", "thoi khong can"),
+        ("đk tư vấn", "dang ky tu van"),
+        ("nt cho mik", "nhan tin cho minh"),
+        # "r" is "rồi" only in a Vietnamese message; in English shorthand it is "are".
+        ("c bận r", "c ban roi"),
+        ("đặt r", "dat roi"),
+        ("r u ok", "r u ok"),
+    ],
+)
+def test_normalize_chat_shorthand(text: str, expected: str) -> None:
+    assert normalize(text) == expected
