@@ -105,8 +105,31 @@ class ReplyContext:
 
 
 @dataclass(frozen=True)
+class OutboundFile:
+    """A file for the customer: the bytes to upload, and a signed link for channels that
+    fetch by URL (Twilio MMS) or can only show a link; `url` is None when links are off."""
+
+    name: str
+    mime_type: str
+    data: bytes = field(repr=False)
+    url: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.lower().startswith("image/")
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
-    """A reply to deliver: where to, what, and our message id for idempotent bookkeeping."""
+    """A reply to deliver: where to, what, and our message id for idempotent bookkeeping.
+
+    `text` may be empty when `files` are present; one message is one logical send, whatever
+    number of API calls a channel needs for the text and each file.
+    """
 
     message_id: str
     channel: str
@@ -115,6 +138,7 @@ class OutboundMessage:
     context: ReplyContext = field(default_factory=ReplyContext)
     author_name: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"author_type": "bot"}
+    files: tuple[OutboundFile, ...] = ()
 
 
 @dataclass(frozen=True)

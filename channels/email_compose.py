@@ -66,9 +66,22 @@ def compose(
         msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
     msg.set_content(message.text)
     msg.add_alternative(_html(message.text), subtype="html")
-    for part in msg.iter_parts():
-        del part["MIME-Version"]  # email adds it to the html part too; it belongs on top only
+    for file in message.files:
+        # The alternative body becomes the first part of a multipart/mixed; non-ASCII names
+        # go out as RFC 2231 `filename*=utf-8''...`.
+        maintype, subtype = _mime(file.mime_type)
+        msg.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.name)
+    for part in msg.walk():
+        if part is not msg:
+            del part["MIME-Version"]  # email adds it to inner parts too; it belongs on top only
     return msg, own_id
+
+
+def _mime(mime_type: str) -> tuple[str, str]:
+    maintype, _, subtype = mime_type.partition("/")
+    if not maintype or not subtype or maintype.lower() in ("multipart", "message"):
+        return "application", "octet-stream"  # never let a stored type restructure the mail
+    return maintype.lower(), subtype.split(";", 1)[0].strip().lower() or "octet-stream"
 
 
 def _html(text: str) -> str:

@@ -31,6 +31,7 @@ from channels.base import (
     WebhookAck,
     WebhookRejected,
 )
+from channels.sms_media import sms_content
 from channels.sms_segments import MAX_BODY_CHARS, count_segments, split_body
 from channels.twilio_http import TwilioMessages, signature_matches
 from crm_core.contacts import normalize_phone
@@ -129,25 +130,34 @@ class SmsAdapter:
         return parse_form(body, region=self.region, received_at=utcnow())
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
-        """Send text in ≤1600-character Bodies (Twilio concatenates segments itself)."""
+        """Send text in ≤1600-character Bodies (Twilio concatenates segments itself); files
+        ride along as MMS media on US/CA numbers, as signed links in the text elsewhere."""
         to = message.external_user_id
         if not E164.fullmatch(to):
             raise DeliveryError(
                 "recipient is not an E.164 phone number", retryable=False, code="invalid_recipient"
             )
-        parts = [part for part in split_body(message.text, MAX_BODY_CHARS) if part.strip()]
-        if not parts:
+        content = sms_content(message.text, message.files, to=to)
+        parts = [part for part in split_body(content.text, MAX_BODY_CHARS) if part.strip()]
+        calls = _calls(parts, content.media_batches)
+        if not calls:
             raise DeliveryError("empty message", retryable=False, code="empty")
         sids: list[str] = []
-        for part in parts:
+        for body, media in calls:
             try:
                 sent = await self._api.create(
-                    to=to, sender=self._from, body=part, status_callback=self._status_callback
+                    to=to,
+                    sender=self._from,
+                    body=body,
+                    media_urls=media,
+                    status_callback=self._status_callback,
                 )
             except DeliveryError as exc:
-                raise _partial(exc, done=len(sids), total=len(parts)) from exc
+                raise _partial(exc, done=len(sids), total=len(calls)) from exc
             sids.append(sent.sid)
         meta = _segment_meta(parts, sids)
+        if content.media_batches:
+            meta["media"] = sum(len(batch) for batch in content.media_batches)
         log.info(
             "sms %s accepted as %s (%s segments)", message.message_id, sids[0], meta["segments"]
         )
@@ -156,6 +166,17 @@ class SmsAdapter:
 
     async def close(self) -> None:
         await self._api.close()
+
+
+def _calls(
+    parts: Sequence[str], batches: Sequence[tuple[str, ...]]
+) -> list[tuple[str, tuple[str, ...]]]:
+    """One Messages create per text part; the first media batch rides on the first part."""
+    count = max(len(parts), len(batches))
+    return [
+        (parts[i] if i < len(parts) else "", batches[i] if i < len(batches) else ())
+        for i in range(count)
+    ]
 
 
 def _partial(exc: DeliveryError, *, done: int, total: int) -> DeliveryError:

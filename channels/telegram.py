@@ -9,15 +9,6 @@ from collections.abc import Mapping
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramNotFound,
-    TelegramRetryAfter,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
 from aiogram.types import Message, Update
 from pydantic import ValidationError
 
@@ -31,9 +22,10 @@ from channels.base import (
     SharedContact,
     WebhookRejected,
 )
+from channels.partial import PartialSends
+from channels.telegram_outbound import call, plan
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
-MAX_TEXT = 4096  # https://core.telegram.org/bots/api#sendmessage
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
@@ -57,6 +49,7 @@ class TelegramAdapter:
         self._secret = webhook_secret.encode()
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
         self.bot = Bot(token=token, session=session)
+        self._partial = PartialSends()
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, url: str) -> None:
         """The static secret of setWebhook, compared in constant time."""
@@ -70,27 +63,20 @@ class TelegramAdapter:
         return parse_update(body)
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
-        """Send text, split at Telegram's 4096-character limit; map errors to DeliveryError."""
-        external_id: str | None = None
-        for chunk in split_text(message.text, MAX_TEXT):
-            try:
-                sent = await self.bot.send_message(
-                    chat_id=int(message.external_user_id), text=chunk
-                )
-            except TelegramRetryAfter as exc:
-                raise DeliveryError(
-                    "rate limited", retryable=True, retry_after=float(exc.retry_after)
-                ) from exc
-            except (TelegramNetworkError, TelegramServerError) as exc:
-                raise DeliveryError(
-                    f"telegram unavailable: {exc.message}", retryable=True
-                ) from exc
-            except TelegramForbiddenError as exc:
-                raise DeliveryError(f"blocked: {exc.message}", retryable=False) from exc
-            except (TelegramBadRequest, TelegramNotFound, TelegramUnauthorizedError) as exc:
-                raise DeliveryError(f"rejected: {exc.message}", retryable=False) from exc
-            external_id = f"{sent.chat.id}:{sent.message_id}"
-        return DeliveryReceipt(external_id=external_id)
+        """Text (split at 4096 characters) and files; a retry after a failed later call
+        resumes there, so parts already delivered are not sent twice (in this process)."""
+        steps = plan(self.bot, message)
+        ids = self._partial.take(message.message_id)
+        try:
+            for step in steps[len(ids) :]:
+                sent = await call(step)
+                ids.append(f"{sent.chat.id}:{sent.message_id}")
+        except DeliveryError as exc:
+            if exc.retryable:
+                self._partial.keep(message.message_id, ids)
+            raise
+        meta = {"parts": ids} if len(ids) > 1 else {}
+        return DeliveryReceipt(external_id=ids[-1] if ids else None, meta=meta)
 
     async def media_url(self, ref: str) -> str:
         """The download URL of a file_id (getFile); it embeds the token, so never log it."""
@@ -109,22 +95,6 @@ class TelegramAdapter:
 
     async def close(self) -> None:
         await self.bot.session.close()
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Split on line breaks where possible so no part exceeds `limit` characters."""
-    if len(text) <= limit:
-        return [text]
-    parts: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        cut = cut if cut > 0 else limit
-        parts.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n")
-    if rest:
-        parts.append(rest)
-    return parts
 
 
 def parse_update(body: bytes) -> ParsedWebhook:

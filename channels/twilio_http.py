@@ -141,9 +141,23 @@ class TwilioMessages:
         self._http = RebasedHttpClient(api_base=api_base, timeout_s=timeout_s)
         self._client = Client(account_sid, auth_token, http_client=self._http, environment=_NO_ENV)
 
-    async def create(self, *, to: str, sender: str, body: str, status_callback: str) -> SentSms:
-        """POST one Messages resource; a Messaging Service SID (MG…) is used as the sender pool."""
-        params: dict[str, Any] = {"to": to, "body": body, "status_callback": status_callback}
+    async def create(
+        self,
+        *,
+        to: str,
+        sender: str,
+        body: str,
+        status_callback: str,
+        media_urls: Sequence[str] = (),
+    ) -> SentSms:
+        """POST one Messages resource; a Messaging Service SID (MG…) is used as the sender pool.
+
+        `media_urls` make it an MMS (Twilio fetches them); Body may then be empty."""
+        params: dict[str, Any] = {"to": to, "status_callback": status_callback}
+        if body:
+            params["body"] = body
+        if media_urls:
+            params["media_url"] = list(media_urls)
         if sender.startswith("MG"):
             params["messaging_service_sid"] = sender
         else:

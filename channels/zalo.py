@@ -9,8 +9,9 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -28,7 +29,10 @@ from channels.base import (
     StatusUpdate,
     WebhookRejected,
 )
+from channels.file_links import text_with_links
+from channels.partial import PartialSends
 from channels.zalo_api import WINDOW_CODE, StateStore, ZaloApi, ZaloTokens
+from channels.zalo_outbound import send_file, upload_kind
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,6 @@ MAX_TEXT = 2000
 # https://zalooa.freshdesk.com/support/solutions/articles/64000261136).
 REPLY_WINDOW = timedelta(hours=48)
 REPLIES_PER_WINDOW = 8
-MAX_PARTIAL = 1000  # split messages remembered mid-send, awaiting the dispatcher's retry
 
 # Attachment `type` (or the event's suffix) → our Attachment.kind.
 _KINDS = {
@@ -172,7 +175,7 @@ class ZaloAdapter:
             http=self._http,
         )
         self.api = ZaloApi(api_base=api_base, tokens=self.tokens, http=self._http)
-        self._partial: dict[str, list[str]] = {}  # our message id → Zalo ids of parts sent
+        self._partial = PartialSends()  # our message id → Zalo ids of the steps sent
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, url: str) -> None:
         """Check mac = SHA256(app_id + raw body + timestamp + OA secret key) (research §4.3)."""
@@ -184,27 +187,33 @@ class ZaloAdapter:
         return parse_event(body)
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
-        """Send a reply inside Zalo's free reply window; refuse (no API call) outside it."""
-        parts = split_text(message.text.strip(), MAX_TEXT)
-        if not parts:
+        """Send a reply inside Zalo's free reply window; refuse (no API call) outside it.
+
+        Text parts go first, then each uploadable file as its own message; files Zalo cannot
+        take arrive as signed links in the text. Each of those counts against the window.
+        """
+        user = message.external_user_id
+        uploads = [(file, kind) for file in message.files if (kind := upload_kind(file))]
+        linked = [file for file in message.files if upload_kind(file) is None]
+        text = text_with_links(message.text, linked, channel=CHANNEL)
+        steps: list[Callable[[], Awaitable[str]]] = [
+            partial(self.api.send_text, user, part) for part in split_text(text.strip(), MAX_TEXT)
+        ]
+        steps += [partial(send_file, self.api, user, file, kind) for file, kind in uploads]
+        if not steps:
             raise DeliveryError("empty message: Zalo refuses empty text", retryable=False)
-        check_reply_window(message, parts=len(parts), now=self._clock())
-        # A retry after a failed later part resumes there: parts already sent are not resent.
-        ids = self._partial.pop(message.message_id, [])
+        check_reply_window(message, parts=len(steps), now=self._clock())
+        # A retry after a failed later step resumes there: what went out is not resent.
+        ids = self._partial.take(message.message_id)
         try:
-            for part in parts[len(ids) :]:
-                ids.append(await self.api.send_text(message.external_user_id, part))
+            for step in steps[len(ids) :]:
+                ids.append(await step())
         except DeliveryError as exc:
-            if exc.retryable and ids:
-                self._remember_partial(message.message_id, ids)
+            if exc.retryable:
+                self._partial.keep(message.message_id, ids)
             raise
         log.info("zalo message %s sent as %s", message.message_id, ",".join(ids))
         return _receipt(ids)
-
-    def _remember_partial(self, message_id: str, ids: list[str]) -> None:
-        self._partial[message_id] = ids
-        while len(self._partial) > MAX_PARTIAL:  # abandoned retries must not grow forever
-            self._partial.pop(next(iter(self._partial)))
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -217,33 +217,56 @@ def _oauth_detail(body: object) -> object:
 
 
 class ZaloApi:
-    """The OA's send call; Zalo answers HTTP 200 with `error != 0` for most failures."""
+    """The OA's send and upload calls; Zalo answers HTTP 200 with `error != 0` for most
+    failures, and -216 (token expired) gets one refresh and one more try."""
 
     def __init__(self, *, api_base: str, tokens: ZaloTokens, http: httpx.AsyncClient) -> None:
-        self._url = api_base.rstrip("/") + "/v3.0/oa/message/cs"
+        self._base = api_base.rstrip("/")
+        self._url = self._base + "/v3.0/oa/message/cs"
         self.tokens = tokens
         self._http = http
 
     async def send_text(self, user_id: str, text: str) -> str:
         """POST one CS text message; returns Zalo's message_id or raises DeliveryError."""
-        payload = {"recipient": {"user_id": user_id}, "message": {"text": text}}
-        token = await self.tokens.access_token()
-        answer = await self._post(token, payload)
-        if answer.error == TOKEN_EXPIRED:
-            token = await self.tokens.refresh(stale=token)
-            answer = await self._post(token, payload)
-        if answer.error != 0:
-            raise _answer_error(answer)
+        return await self.send_message(user_id, {"text": text})
+
+    async def send_message(self, user_id: str, message: dict[str, Any]) -> str:
+        """POST one CS message (text or attachment); Zalo's message_id or DeliveryError."""
+        payload = {"recipient": {"user_id": user_id}, "message": message}
+        answer = await self._with_token(lambda token: self._post(token, payload))
         message_id = (answer.data or {}).get("message_id")
         if not message_id:
             raise DeliveryError("Zalo accepted the message without a message_id", retryable=False)
         return str(message_id)
 
+    async def upload(self, kind: str, *, name: str, mime_type: str, data: bytes) -> str:
+        """POST /v2.0/oa/upload/{image|file} (multipart `file`, research §4.4): the
+        attachment_id of an image or the token of a file, to send in a message next."""
+        field = "attachment_id" if kind == "image" else "token"
+        url = f"{self._base}/v2.0/oa/upload/{kind}"
+        files = {"file": (name, data, mime_type)}
+        answer = await self._with_token(lambda token: self._request(token, url, files=files))
+        value = (answer.data or {}).get(field)
+        if not value:
+            raise DeliveryError(f"Zalo accepted the upload without a {field}", retryable=False)
+        return str(value)
+
+    async def _with_token(self, call: Callable[[str], Awaitable[_Answer]]) -> _Answer:
+        token = await self.tokens.access_token()
+        answer = await call(token)
+        if answer.error == TOKEN_EXPIRED:
+            token = await self.tokens.refresh(stale=token)
+            answer = await call(token)
+        if answer.error != 0:
+            raise _answer_error(answer)
+        return answer
+
     async def _post(self, token: str, payload: dict[str, Any]) -> _Answer:
+        return await self._request(token, self._url, json=payload)
+
+    async def _request(self, token: str, url: str, **body: Any) -> _Answer:
         try:
-            response = await self._http.post(
-                self._url, json=payload, headers={"access_token": token}
-            )
+            response = await self._http.post(url, headers={"access_token": token}, **body)
         except httpx.HTTPError as exc:
             raise DeliveryError(f"Zalo unreachable: {type(exc).__name__}", retryable=True) from exc
         if response.status_code == 429 or response.status_code >= 500:

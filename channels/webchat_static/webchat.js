@@ -137,6 +137,7 @@
     const bubble = document.createElement("div");
     bubble.className = "wc-bubble";
     bubble.textContent = item.text || "";
+    addFiles(bubble, item.attachments);
     const meta = document.createElement("time");
     meta.className = "wc-meta";
     if (item.created_at) meta.dateTime = item.created_at;
@@ -147,6 +148,19 @@
     list.appendChild(li);
     if (nearBottom || who === "customer") list.scrollTop = list.scrollHeight;
     return li;
+  }
+  // Files an agent sent: signed download links (valid 7 days; a page reload signs them anew).
+  function addFiles(bubble, files) {
+    for (const file of files || []) {
+      if (!/^https?:\/\//.test(file.url || "")) continue;
+      const link = document.createElement("a");
+      link.className = "wc-file";
+      link.href = file.url;
+      link.rel = "noopener noreferrer";
+      link.target = "_blank";
+      link.textContent = "\u{1F4CE} " + (file.name || "file");
+      bubble.appendChild(link);
+    }
   }
   function setMeta(li, text, onRetry) {
     const old = li.querySelector(".wc-meta, .wc-retry");

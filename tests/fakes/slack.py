@@ -34,7 +34,12 @@ class FakeSlack:
     """Answers `POST /<method>` (base URL = `url + "/"`), recording every call by method name."""
 
     token: str
+    app_token: str | None = None  # `xapp-…`: answers apps.connections.open with `socket_url`
+    socket_url: str = ""
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, tuple[dict[str, Any], bytes]] = field(default_factory=dict)
+    downloads: list[str] = field(default_factory=list)
+    download_token: str | None = None  # set to refuse our token on file downloads only
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     url: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -42,12 +47,34 @@ class FakeSlack:
     _event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def add_user(self, user_id: str, *, real_name: str, email: str) -> None:
+        """A workspace member `users.info` knows."""
         self.users[user_id] = {
             "id": user_id,
             "name": real_name.lower(),
             "real_name": real_name,
             "profile": {"real_name": real_name, "email": email},
         }
+
+    def add_file(
+        self, file_id: str, *, name: str, data: bytes, mimetype: str, url: str | None = None
+    ) -> dict[str, Any]:
+        """A file as a `message` event's `files[]` carries it; served (with the bot token) here."""
+        download = f"{self.url}/files-pri/T0TEAM001-{file_id}/download/{name}"
+        entry = {
+            "id": file_id,
+            "created": int(time.time()),
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1],
+            "size": len(data),
+            "mode": "hosted",
+            "is_external": False,
+            "url_private": url or download.replace("/download/", "/"),
+            "url_private_download": url or download,
+        }
+        self.files[file_id] = (entry, data)
+        return entry
 
     def of(self, method: str) -> list[dict[str, Any]]:
         """Payloads of one method, in arrival order."""
@@ -73,6 +100,7 @@ class FakeSlack:
     async def start(self) -> FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/{method}", self._handle)
+        app.router.add_get("/files-pri/{team_file}/download/{name}", self._download)
         self._runner, self.url = await serve_locally(app)
         return self
 
@@ -80,10 +108,24 @@ class FakeSlack:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    async def _download(self, request: web.Request) -> web.Response:
+        """Like files.slack.com: the bytes with the bot token, Slack's sign-in page without."""
+        file_id = request.match_info["team_file"].split("-", 1)[-1]
+        token = self.download_token or self.token
+        if request.headers.get("Authorization") != f"Bearer {token}":
+            return web.Response(text="<html>Sign in to Slack</html>", content_type="text/html")
+        if file_id not in self.files:
+            return web.Response(status=404)
+        entry, data = self.files[file_id]
+        self.downloads.append(file_id)
+        return web.Response(body=data, content_type=entry["mimetype"])
+
     async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if method == "apps.connections.open":
+            return self._open_socket(request)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        method = request.match_info["method"]
         payload = {**dict(request.query), **await _payload(request)}
         self.calls.append((method, payload))
         self._event.set()
@@ -101,10 +143,28 @@ class FakeSlack:
             return {"ok": True, "channel": payload.get("channel"), "ts": payload.get("ts")}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1795999{next(self._ts):03d}.000100"}
+        if method == "files.info":
+            found = self.files.get(str(payload.get("file")))
+            return (
+                {"ok": True, "file": found[0]}
+                if found
+                else {"ok": False, "error": "file_not_found"}
+            )
         if method == "users.info":
             user = self.users.get(str(payload.get("user")))
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
         return {"ok": False, "error": "unknown_method"}
+
+    def _open_socket(self, request: web.Request) -> web.Response:
+        """apps.connections.open takes the app-level token only (a bot token is refused)."""
+        if (
+            not self.app_token
+            or request.headers.get("Authorization") != f"Bearer {self.app_token}"
+        ):
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        self.calls.append(("apps.connections.open", {}))
+        self._event.set()
+        return web.json_response({"ok": True, "url": self.socket_url})
 
 
 async def _payload(request: web.Request) -> dict[str, Any]:

@@ -20,7 +20,7 @@ class FakeTelegram:
 
     token: str
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    scripted: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    scripted: list[tuple[int, dict[str, Any], str | None]] = field(default_factory=list)
     delay_s: float = 0.0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _runner: web.AppRunner | None = None
@@ -32,8 +32,13 @@ class FakeTelegram:
         """Successful sendMessage payloads, in arrival order."""
         return [payload for method, payload in self.calls if method == "sendMessage"]
 
-    def fail_next(self, status: int, body: dict[str, Any]) -> None:
-        self.scripted.append((status, body))
+    def uploads(self) -> list[tuple[str, dict[str, Any]]]:
+        """Accepted sendPhoto/sendDocument calls; the file field is an `Upload`."""
+        return [(m, payload) for m, payload in self.calls if m in UPLOAD_METHODS]
+
+    def fail_next(self, status: int, body: dict[str, Any], *, method: str | None = None) -> None:
+        """The next call (of `method`, when given) gets this answer instead of succeeding."""
+        self.scripted.append((status, body, method))
 
     async def start(self) -> FakeTelegram:
         app = web.Application()
@@ -68,16 +73,18 @@ class FakeTelegram:
         payload = await _payload(request)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        if self.scripted:
-            status, body = self.scripted.pop(0)
+        scripted = next((s for s in self.scripted if s[2] in (None, method)), None)
+        if scripted is not None:
+            self.scripted.remove(scripted)
+            status, body, _ = scripted
             self.calls.append((f"{method}:failed", payload))
             return web.json_response(body, status=status)
         self.calls.append((method, payload))
-        if method == "sendMessage":
+        if method == "sendMessage" or method in UPLOAD_METHODS:
             self.sent_at.append(asyncio.get_running_loop().time())
         self.sent_event.set()
-        if method == "sendMessage":
-            return web.json_response({"ok": True, "result": self._message(payload)})
+        if method == "sendMessage" or method in UPLOAD_METHODS:
+            return web.json_response({"ok": True, "result": self._message(payload, method)})
         if method == "getFile":
             file_id = str(payload["file_id"])
             result = {
@@ -95,26 +102,71 @@ class FakeTelegram:
         body = f"file:{request.match_info['path']}".encode()
         return web.Response(body=body, content_type="image/jpeg")
 
-    def _message(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _message(self, payload: dict[str, Any], method: str = "sendMessage") -> dict[str, Any]:
         chat_id = int(payload["chat_id"])
-        return {
+        message: dict[str, Any] = {
             "message_id": next(self._ids),
             "date": 1795000000,
             "chat": {"id": chat_id, "type": "private"},
             "from": {"id": 1, "is_bot": True, "first_name": "omnicrm"},
-            "text": payload.get("text", ""),
         }
+        field = UPLOAD_METHODS.get(method)
+        if field is None:
+            return {**message, "text": payload.get("text", "")}
+        upload = payload.get(field)
+        size = len(upload.data) if isinstance(upload, Upload) else 0
+        if method == "sendPhoto":
+            message["photo"] = [
+                {
+                    "file_id": "p1",
+                    "file_unique_id": "up1",
+                    "width": 1,
+                    "height": 1,
+                    "file_size": size,
+                }
+            ]
+        else:
+            name = upload.filename if isinstance(upload, Upload) else None
+            message["document"] = {
+                "file_id": "d1",
+                "file_unique_id": "ud1",
+                "file_name": name,
+                "file_size": size,
+            }
+        if "caption" in payload:
+            message["caption"] = payload["caption"]
+        return message
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent as a multipart part, as Telegram receives it."""
+
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+# The methods that upload a file, and the field naming it (https://core.telegram.org/bots/api).
+UPLOAD_METHODS = {"sendPhoto": "photo", "sendDocument": "document"}
 
 
 async def _payload(request: web.Request) -> dict[str, Any]:
+    """JSON or a form; multipart file parts are Uploads, `attach://<name>` values resolved."""
     if request.content_type == "application/json":
         return dict(await request.json())
     form = await request.post()
     data: dict[str, Any] = {}
+    parts: dict[str, Upload] = {}
     for key, value in form.items():
-        text = value if isinstance(value, str) else value.file.read().decode()
+        if not isinstance(value, str):
+            parts[key] = Upload(value.filename, value.content_type, value.file.read())
+            continue
         try:
-            data[key] = json.loads(text) if key in {"allowed_updates"} else text
+            data[key] = json.loads(value) if key in {"allowed_updates"} else value
         except json.JSONDecodeError:
-            data[key] = text
-    return data
+            data[key] = value
+    for key, value in list(data.items()):
+        if isinstance(value, str) and value.startswith("attach://"):
+            data[key] = parts.pop(value.removeprefix("attach://"), value)
+    return {**data, **parts}

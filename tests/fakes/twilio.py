@@ -48,6 +48,7 @@ class Call:
     status: int
     at: float
     sid: str | None = None  # the Message SID the fake returned (accepted calls only)
+    media: tuple[str, ...] = ()  # every MediaUrl value (MMS), in order
 
 
 @dataclass
@@ -72,6 +73,10 @@ class FakeTwilio:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def sent_calls(self) -> list[Call]:
+        """The accepted calls themselves (with their MediaUrl list)."""
+        return [call for call in self.calls if call.status == 201]
 
     def sent(self) -> list[dict[str, str]]:
         """Forms of the messages the fake accepted (201), in arrival order."""
@@ -117,39 +122,44 @@ class FakeTwilio:
         return list(self.calls)
 
     async def _create(self, request: web.Request) -> web.Response:
-        form = {key: str(value) for key, value in (await request.post()).items()}
+        posted = await request.post()
+        form = {key: str(value) for key, value in posted.items()}
+        media = tuple(str(url) for url in posted.getall("MediaUrl", []))
         authorized = request.headers.get("Authorization") == basic_auth(
             self.account_sid, self.auth_token
         )
-        status, body, headers = self._answer(request.match_info["sid"], form, authorized)
+        status, body, headers = self._answer(request.match_info["sid"], form, authorized, media)
         loop = asyncio.get_running_loop()
         sid = body.get("sid") if status == 201 and body else None
-        self.calls.append(Call(form, authorized, status, loop.time(), sid))
+        self.calls.append(Call(form, authorized, status, loop.time(), sid, media))
         self._changed.set()
         if body is None:
             return web.Response(status=status, text="Service Unavailable", headers=headers)
         return web.json_response(body, status=status, headers=headers)
 
     def _answer(
-        self, sid: str, form: dict[str, str], authorized: bool
+        self, sid: str, form: dict[str, str], authorized: bool, media: tuple[str, ...] = ()
     ) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
         if not authorized or sid != self.account_sid:
             return 401, error_body(20003, "Authenticate", 401), {}
         if self.scripted:
             scripted = self.scripted.pop(0)
             return scripted.status, scripted.body, scripted.headers
-        if "To" not in form or not (form.get("Body") or form.get("MediaUrl")):
+        if "To" not in form or not (form.get("Body") or media):
             return 400, error_body(21602, "Message body is required.", 400), {}
-        return 201, self._message(form), {}
+        if len(media) > 10:  # Twilio takes at most 10 media per message (⚠ code unverified)
+            return 400, error_body(21623, "Too many media URLs.", 400), {}
+        return 201, self._message(form, media), {}
 
-    def _message(self, form: dict[str, str]) -> dict[str, Any]:
-        sid = f"SM{next(self._sids):032x}"
+    def _message(self, form: dict[str, str], media: tuple[str, ...] = ()) -> dict[str, Any]:
+        prefix = "MM" if "MediaUrl" in form else "SM"  # MMS SIDs start with MM (research §3.1)
+        sid = f"{prefix}{next(self._sids):032x}"
         now = format_datetime(datetime.now(UTC))
         base = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
         return {
             "account_sid": self.account_sid,
             "api_version": "2010-04-01",
-            "body": form["Body"],
+            "body": form.get("Body", ""),
             "date_created": now,
             "date_updated": now,
             "date_sent": None,
@@ -158,8 +168,8 @@ class FakeTwilio:
             "error_message": None,
             "from": form.get("From"),
             "messaging_service_sid": form.get("MessagingServiceSid"),
-            "num_media": "0",
-            "num_segments": str(count_segments(form["Body"]).segments),
+            "num_media": str(len(media)),
+            "num_segments": str(count_segments(form.get("Body", "")).segments),
             "price": None,
             "price_unit": "USD",
             "sid": sid,

@@ -43,6 +43,18 @@ class Scripted:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Uploaded:
+    """A file the OA uploaded: what arrived in the multipart `file` part, and the handle
+    (attachment_id or token) the fake gave back for it."""
+
+    kind: str  # "image" or "file"
+    filename: str | None
+    content_type: str | None
+    data: bytes
+    handle: str
+
+
 @dataclass
 class FakeZalo:
     """Answers `POST /v3.0/oa/message/cs` and `POST /v4/oa/access_token` like Zalo."""
@@ -57,12 +69,14 @@ class FakeZalo:
     used_refresh_tokens: set[str] = field(default_factory=set)
     url: str = ""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    uploads: list[Uploaded] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> FakeZalo:
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self._send)
+        app.router.add_post("/v2.0/oa/upload/{kind:image|file}", self._upload)
         app.router.add_post("/v4/oa/access_token", self._refresh)
         self._runner, self.url = await serve_locally(app)
         return self
@@ -134,7 +148,7 @@ class FakeZalo:
                     content_type="text/html",
                 )
             return web.json_response(canned.body, status=canned.status, headers=canned.headers)
-        problem = _invalid_send(body)
+        problem = _invalid_send(body, {upload.handle for upload in self.uploads})
         if problem:
             self._record(request, body, "refused")
             return web.json_response({"error": -201, "message": problem})
@@ -143,6 +157,30 @@ class FakeZalo:
         user_id = body["recipient"]["user_id"]
         data = {"message_id": message_id, "user_id": user_id}
         return web.json_response({"error": 0, "message": "Success", "data": data})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """Multipart `file` in; `data.attachment_id` (images) or `data.token` (files) out."""
+        kind = request.match_info["kind"]
+        form = await request.post()
+        part = form.get("file")
+        record = {"kind": kind, "filename": getattr(part, "filename", None)}
+        if request.headers.get("access_token") != self.access_token:
+            self._record(request, record, "refused")
+            return web.json_response({"error": -216, "message": "Access token is invalid"})
+        if self.scripted:
+            canned = self.scripted.pop(0)
+            self._record(request, record, "scripted")
+            return web.json_response(canned.body, status=canned.status, headers=canned.headers)
+        if part is None or isinstance(part, str):
+            self._record(request, record, "refused")
+            return web.json_response({"error": -201, "message": "file is required"})
+        handle = f"{kind}-{next(self._ids)}-{secrets.token_hex(4)}"
+        self.uploads.append(
+            Uploaded(kind, part.filename, part.content_type, part.file.read(), handle)
+        )
+        self._record(request, record, "uploaded")
+        field_name = "attachment_id" if kind == "image" else "token"
+        return web.json_response({"error": 0, "message": "Success", "data": {field_name: handle}})
 
     async def _refresh(self, request: web.Request) -> web.Response:
         form = {key: str(value) for key, value in (await request.post()).items()}
@@ -174,16 +212,34 @@ class FakeZalo:
         return None
 
 
-def _invalid_send(body: dict[str, Any]) -> str | None:
+def _invalid_send(body: dict[str, Any], handles: set[str]) -> str | None:
     recipient = body.get("recipient")
     message = body.get("message")
     if not isinstance(recipient, dict) or not isinstance(recipient.get("user_id"), str):
         return "recipient.user_id must be a string"
+    if isinstance(message, dict) and "attachment" in message:
+        return _invalid_attachment(message["attachment"], handles)
     if not isinstance(message, dict) or not isinstance(message.get("text"), str):
         return "message.text must be a string"
     if not message["text"] or len(message["text"]) > 2000:
         return "message.text must be 1..2000 characters"
     return None
+
+
+def _invalid_attachment(attachment: Any, handles: set[str]) -> str | None:
+    """An uploaded image as a `media` template, or an uploaded file by its token (§4.4)."""
+    if not isinstance(attachment, dict):
+        return "message.attachment must be an object"
+    payload = attachment.get("payload") or {}
+    if attachment.get("type") == "file":
+        return None if payload.get("token") in handles else "unknown file token"
+    if attachment.get("type") == "template" and payload.get("template_type") == "media":
+        elements = payload.get("elements") or []
+        ok = bool(elements) and all(
+            e.get("media_type") == "image" and e.get("attachment_id") in handles for e in elements
+        )
+        return None if ok else "unknown attachment_id"
+    return "unsupported attachment"
 
 
 def _oauth_error(code: int, name: str) -> dict[str, Any]:
