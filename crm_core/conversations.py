@@ -92,13 +92,14 @@ def move(
     actor_type: str,
     actor_id: str | None = None,
     reason: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Apply a legal status transition and put it on the timeline (IllegalTransition if not)."""
     current = ConversationStatus(conversation.status)
     conversation.status = current.transition(target).value
     if target is ConversationStatus.RESOLVED:
         conversation.resolved_at = utcnow()
-    data: dict[str, Any] = {"from": current.value, "to": target.value}
+    data: dict[str, Any] = {**(extra or {}), "from": current.value, "to": target.value}
     if reason:
         data["reason"] = reason
     timeline.record(
@@ -120,8 +121,14 @@ def add_outbound(
     author_type: str,
     author_id: str | None = None,
     author_name: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> Message:
-    """Queue a reply: the row itself is the outbox entry the dispatcher sends."""
+    """Queue a reply: the row itself is the outbox entry the dispatcher sends.
+
+    `attachments` are stored files (`crm_core.files.attachment_of`); `meta` says where the
+    reply came from (e.g. `{"source": "slack"}`, so the Slack mirror does not echo it).
+    """
     now = utcnow()
     message = Message(
         id=new_id(),
@@ -133,7 +140,8 @@ def add_outbound(
         author_id=author_id,
         author_name=author_name,
         text=text,
-        attachments=[],
+        attachments=list(attachments or ()),
+        meta=dict(meta or {}),
         status=MessageStatus.QUEUED.value,
         attempts=0,
         created_at=now,

@@ -1,24 +1,27 @@
-"""Demo data: a service catalogue, customers with purchases and past conversations, an agent."""
+"""Demo data: a service catalogue with staff, holidays and aliases, customers with purchases,
+past conversations and an upcoming appointment, an agent."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core import timeline
+from crm_core import booking, timeline
 from crm_core.auth import create_agent
 from crm_core.enums import ConversationStatus, Role
 from crm_core.models import (
     ContactPoint,
     Conversation,
     Customer,
+    Holiday,
     Identity,
     Message,
     Purchase,
     Service,
+    StaffMember,
 )
 from crm_core.types import utcnow
 
@@ -31,6 +34,38 @@ SERVICES = [
     ("acne_treatment", "Điều trị mụn chuyên sâu", "Acne treatment", 90, 1_200_000),
     ("body_massage", "Massage body thư giãn", "Relaxing body massage", 60, 550_000),
 ]
+
+# Minutes kept free after each service, and how customers name it (with and without diacritics).
+BOOKING_DETAILS: dict[str, tuple[int, list[str]]] = {
+    "skin_consultation": (
+        0,
+        ["khám da", "kham da", "tư vấn da", "tu van da", "da liễu", "da lieu", "skin check"],
+    ),
+    "facial_basic": (
+        15,
+        ["chăm sóc da mặt", "cham soc da mat", "chăm sóc da", "cham soc da", "facial"],
+    ),
+    "acne_treatment": (
+        15,
+        ["điều trị mụn", "dieu tri mun", "trị mụn", "tri mun", "mụn", "mun", "acne"],
+    ),
+    "body_massage": (15, ["mát xa", "mat xa", "massage", "body massage", "massage body"]),
+}
+
+STAFF = [  # name, services, own hours ("" = the booking hours)
+    ("BS. Phạm Thu Hà", ["skin_consultation", "acne_treatment"], "mon-fri 09:00-17:00"),
+    ("Chị Hoa", ["facial_basic", "body_massage"], ""),
+    ("Anh Tuấn", ["body_massage", "facial_basic"], "tue-sat 12:00-19:00"),
+]
+
+HOLIDAYS = [  # (month, day, name): Vietnamese public holidays on fixed dates
+    (1, 1, "Tết Dương lịch / New Year's Day"),
+    (4, 30, "Ngày Giải phóng miền Nam / Reunification Day"),
+    (5, 1, "Quốc tế Lao động / Labour Day"),
+    (9, 2, "Quốc khánh / National Day"),
+]
+
+UPCOMING_FOR = "Nguyễn Thị Lan"  # gets a skin consultation in a few days
 
 
 @dataclass(frozen=True)
@@ -92,10 +127,12 @@ CUSTOMERS = [
 ]
 
 
-async def seed(session: AsyncSession) -> bool:
-    """Insert the demo data once; returns False when it was already there."""
+async def seed(session: AsyncSession, rules: booking.BookingRules | None = None) -> bool:
+    """Insert the demo data once; returns False when it was already there (the booking
+    details are still completed, so an older demo database gains staff and holidays)."""
     exists = await session.execute(select(Service.id).where(Service.key == SERVICES[0][0]))
     if exists.first() is not None:
+        await seed_bookings(session, rules)
         return False
     for key, name_vi, name_en, minutes, price in SERVICES:
         session.add(
@@ -112,7 +149,54 @@ async def seed(session: AsyncSession) -> bool:
         password=DEMO_AGENT_PASSWORD,
         name="Demo Agent",
     )
+    await seed_bookings(session, rules)
     return True
+
+
+async def seed_bookings(session: AsyncSession, rules: booking.BookingRules | None = None) -> None:
+    """Buffers, aliases, staff, holidays and one upcoming appointment; each only when missing."""
+    rules = rules or booking.BookingRules.build()
+    await session.flush()
+    for service in (await session.execute(select(Service))).scalars():
+        buffer, aliases = BOOKING_DETAILS.get(service.key, (None, []))
+        if buffer is not None and not service.aliases:
+            service.buffer_minutes = buffer
+            service.aliases = aliases
+    known = set((await session.execute(select(StaffMember.name))).scalars())
+    for name, services, hours in STAFF:
+        if name not in known:
+            session.add(StaffMember(name=name, services=services, hours=hours))
+    today = utcnow().astimezone(rules.zone).date()
+    days = set((await session.execute(select(Holiday.day))).scalars())
+    for year in (today.year, today.year + 1):
+        for month, day, name in HOLIDAYS:
+            if date(year, month, day) not in days:
+                session.add(Holiday(day=date(year, month, day), name=name))
+    await session.flush()
+    await _seed_appointment(session, rules)
+
+
+async def _seed_appointment(session: AsyncSession, rules: booking.BookingRules) -> None:
+    customer = await session.scalar(select(Customer).where(Customer.name == UPCOMING_FOR))
+    if customer is None or await booking.upcoming(session, customer.id):
+        return
+    day = utcnow().astimezone(rules.zone).date() + timedelta(days=3)
+    for offset in range(14):  # the first day, from three days on, that takes it at 10:00
+        wanted = datetime.combine(day + timedelta(days=offset), time(10), tzinfo=rules.zone)
+        try:
+            await booking.book(
+                session,
+                customer_id=customer.id,
+                service_key="skin_consultation",
+                starts_at=wanted,
+                rules=rules,
+                channel="telegram",
+                notes="demo booking",
+                actor_type="system",
+            )
+        except booking.BookingError:
+            continue
+        return
 
 
 async def _seed_customer(session: AsyncSession, demo: DemoCustomer) -> None:

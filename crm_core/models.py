@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -134,6 +136,8 @@ class Conversation(Base):
         ForeignKey("agents.id", ondelete="SET NULL")
     )
     bot_state: Mapped[dict[str, Any]] = mapped_column(default=dict, nullable=False)
+    skill: Mapped[str | None] = mapped_column(String(40))  # what the handoff needs, for routing
+    snoozed_until: Mapped[datetime | None] = mapped_column()  # SLA and queue paused until then
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, nullable=False)
     last_message_at: Mapped[datetime | None] = mapped_column()
@@ -143,6 +147,7 @@ class Conversation(Base):
         Index("ix_conversations_created_at_id", "created_at", "id"),
         Index("ix_conversations_customer_id_status", "customer_id", "status"),
         Index("ix_conversations_identity_id_status", "identity_id", "status"),
+        Index("ix_conversations_status_updated_at", "status", "updated_at"),
     )
 
 
@@ -242,6 +247,13 @@ class Agent(Base):
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    # Routing: who takes new conversations (round-robin among available agents), in which
+    # languages and for which skills (empty list: any); the Slack user they answer as.
+    available: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    languages: Mapped[list[Any]] = mapped_column(default=list, nullable=False)
+    skills: Mapped[list[Any]] = mapped_column(default=list, nullable=False)
+    slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    last_assigned_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = _created()
 
 
@@ -287,7 +299,164 @@ class Service(Base):
     price: Mapped[int] = mapped_column(Integer, nullable=False)  # in minor units of currency
     currency: Mapped[str] = mapped_column(String(3), default="VND", nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    # Minutes kept free after each appointment (cleaning, notes); seats when no staff is listed.
+    buffer_minutes: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    capacity: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    aliases: Mapped[list[Any]] = mapped_column(default=list, nullable=False)
     created_at: Mapped[datetime] = _created()
+
+
+class StaffMember(Base):
+    """Someone who gives services; `services` lists service keys, `hours` overrides opening hours.
+
+    `hours` uses the BUSINESS_HOURS syntax ("mon-fri 09:00-17:00"); empty means the booking hours.
+    """
+
+    __tablename__ = "staff_members"
+
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    services: Mapped[list[Any]] = mapped_column(default=list, nullable=False)
+    hours: Mapped[str] = mapped_column(String(300), default="", nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class StaffTimeOff(Base):
+    """A block in a staff member's calendar: leave, a meeting, an outside booking."""
+
+    __tablename__ = "staff_time_off"
+
+    id: Mapped[str] = _id()
+    staff_id: Mapped[str] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class Holiday(Base):
+    """A day the business is closed (a local date in TIMEZONE)."""
+
+    __tablename__ = "holidays"
+
+    id: Mapped[str] = _id()
+    day: Mapped[date] = mapped_column(Date, unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+
+
+class Appointment(Base):
+    """A booked consultation; its `AppointmentSlot` rows make double booking impossible."""
+
+    __tablename__ = "appointments"
+
+    id: Mapped[str] = _id()
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    service_id: Mapped[str] = mapped_column(
+        ForeignKey("services.id", ondelete="RESTRICT"), nullable=False
+    )
+    staff_id: Mapped[str | None] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="SET NULL")
+    )
+    starts_at: Mapped[datetime] = mapped_column(nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(nullable=False)
+    # booked → completed | cancelled | no_show
+    status: Mapped[str] = mapped_column(String(12), default="booked", nullable=False)
+    channel: Mapped[str | None] = mapped_column(String(20))  # where it was booked
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, nullable=False)
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_appointments_customer_id_starts_at", "customer_id", "starts_at"),
+        Index("ix_appointments_status_starts_at", "status", "starts_at"),
+    )
+
+
+class AppointmentSlot(Base):
+    """One reserved unit of a resource's time: unique per (resource, start), so two bookings
+    of the same staff member (or service seat) can never overlap, even when they race."""
+
+    __tablename__ = "appointment_slots"
+
+    resource: Mapped[str] = mapped_column(String(80), primary_key=True)  # "staff:<id>"
+    starts_at: Mapped[datetime] = mapped_column(primary_key=True)
+    appointment_id: Mapped[str] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+
+
+class Ticket(Base):
+    """A complaint or problem: severity decides the SLA; every change is on the timeline."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[str] = _id()
+    number: Mapped[int] = mapped_column(Integer, unique=True, nullable=False)  # shown as T-000123
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    category: Mapped[str] = mapped_column(String(40), default="complaint", nullable=False)
+    severity: Mapped[str] = mapped_column(String(10), default="normal", nullable=False)
+    # new → in_progress → waiting_on_customer → resolved → closed
+    status: Mapped[str] = mapped_column(String(24), default="new", nullable=False)
+    subject: Mapped[str] = mapped_column(String(300), nullable=False)
+    description: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    order_id: Mapped[str | None] = mapped_column(String(64))
+    contact: Mapped[str | None] = mapped_column(String(320))
+    assigned_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    sla_due_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, nullable=False)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_tickets_customer_id_created_at", "customer_id", "created_at"),
+        Index("ix_tickets_status_sla_due_at", "status", "sla_due_at"),
+    )
+
+
+class AutomationRun(Base):
+    """Proof that one proactive send happened: unique `key` ("reminder_24h:<appointment>"),
+    so `automation run-due` twice, or two workers, never send it twice."""
+
+    __tablename__ = "automation_runs"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    outcome: Mapped[str] = mapped_column(String(20), nullable=False)  # queued, skipped, failed
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class FaqEntry(Base):
+    """A knowledge-base answer; questions in both languages feed the retrieval."""
+
+    __tablename__ = "faq_entries"
+
+    id: Mapped[str] = _id()
+    key: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
+    questions: Mapped[list[Any]] = mapped_column(default=list, nullable=False)
+    answer_vi: Mapped[str] = mapped_column(Text, nullable=False)
+    answer_en: Mapped[str] = mapped_column(Text, nullable=False)
+    offer_human: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, nullable=False)
 
 
 class Purchase(Base):
@@ -303,6 +472,7 @@ class Purchase(Base):
     amount: Mapped[int] = mapped_column(Integer, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), default="VND", nullable=False)
     external_id: Mapped[str | None] = mapped_column(String(120), unique=True)
+    items: Mapped[list[Any]] = mapped_column(default=list, nullable=False)
     purchased_at: Mapped[datetime] = mapped_column(nullable=False)
     created_at: Mapped[datetime] = _created()
 
@@ -363,3 +533,37 @@ class CustomerMerge(Base):
     actor_id: Mapped[str | None] = mapped_column(String(64))
     merged_at: Mapped[datetime] = _created()
     unmerged_at: Mapped[datetime | None] = mapped_column()
+
+
+class StoredFile(Base):
+    """A file we send to a customer (an agent's Slack upload, an invitation), kept until sent.
+
+    Bytes live in the database so every web and worker process sees them without shared disk.
+    """
+
+    __tablename__ = "stored_files"
+
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    mime_type: Mapped[str] = mapped_column(String(120), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class AuditLog(Base):
+    """Who looked at or took out what: exports, transcript views, erasures (no PII in `data`)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[str] = _id()
+    action: Mapped[str] = mapped_column(String(40), nullable=False)  # export, transcript_view...
+    actor_type: Mapped[str] = mapped_column(String(10), nullable=False)
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (Index("ix_audit_log_created_at", "created_at"),)

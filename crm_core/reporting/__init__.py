@@ -1,0 +1,1 @@
+"""Reports taken out of the CRM: exports and the numbers supervisors read."""
