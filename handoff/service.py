@@ -7,6 +7,8 @@ One owner at a time: the bot, the waiting queue, or one agent. A human reply fro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,9 +19,12 @@ from crm_core.db import Database
 from crm_core.enums import ConversationStatus
 from crm_core.models import Agent, Conversation, Message
 from crm_core.types import utcnow
+from handoff.times import conversation_times
 
 NOTE_PREFIX = "note:"
 OPEN = (ConversationStatus.BOT.value, ConversationStatus.WAITING_AGENT.value)
+HUMAN = (ConversationStatus.WAITING_AGENT.value, ConversationStatus.AGENT.value)
+MAX_SNOOZE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -108,20 +113,33 @@ async def claim(db: Database, conversation_id: str, actor: Actor) -> Conversatio
         return conversation
 
 
-async def reply(db: Database, conversation_id: str, actor: Actor, *, text: str) -> ReplyResult:
-    """Send a human reply (taking ownership), or keep a `note:` internal to the team."""
+async def reply(
+    db: Database,
+    conversation_id: str,
+    actor: Actor,
+    *,
+    text: str,
+    attachments: list[dict[str, Any]] | None = None,
+    source: str | None = None,
+) -> ReplyResult:
+    """Send a human reply (taking ownership), or keep a `note:` internal to the team.
+
+    `attachments` are stored files (crm_core.files); `source` names the path the reply came
+    from ("slack", "console", "api") so that path does not mirror it back to itself.
+    """
     body = text.strip()
-    if not body:
+    if not body and not attachments:
         raise HandoffError(422, "empty_reply", "the reply has no text")
+    if body.lower().startswith(NOTE_PREFIX):  # internal, files included: nothing is sent
+        await note(db, conversation_id, actor, text=body[len(NOTE_PREFIX) :], source=source)
+        return ReplyResult(message=None, note=True)
     async with db.transaction() as session:
         conversation = await _load(session, conversation_id)
         if conversation.status == ConversationStatus.RESOLVED.value:
             raise HandoffError(409, "conflict", "the conversation is resolved")
-        if body.lower().startswith(NOTE_PREFIX):
-            note = body[len(NOTE_PREFIX) :].strip()
-            _record(session, conversation, "note", actor, {"text": note})
-            return ReplyResult(message=None, note=True)
         _take_ownership(session, conversation, actor)
+        if conversation.snoozed_until is not None:
+            _wake(session, conversation, actor, reason="agent_reply")
         message = add_outbound(
             session,
             conversation,
@@ -129,15 +147,73 @@ async def reply(db: Database, conversation_id: str, actor: Actor, *, text: str) 
             author_type="agent",
             author_id=actor.agent_id or actor.id,
             author_name=actor.name,
+            attachments=attachments,
+            meta={"source": source} if source else None,
         )
         return ReplyResult(message=message, note=False)
 
 
-async def resolve(db: Database, conversation_id: str, actor: Actor) -> Conversation:
-    """Close the conversation and ask the customer, on their channel, to rate it (1-5)."""
+async def note(
+    db: Database, conversation_id: str, actor: Actor, *, text: str, source: str | None = None
+) -> None:
+    """An internal note for the team: on the timeline, never sent to the customer."""
+    body = text.strip()
+    if not body:
+        raise HandoffError(422, "empty_reply", "the note has no text")
     async with db.transaction() as session:
         conversation = await _load(session, conversation_id)
-        _move(session, conversation, ConversationStatus.RESOLVED, actor)
+        data = {"text": body, "source": source} if source else {"text": body}
+        _record(session, conversation, "note", actor, data)
+
+
+async def snooze(
+    db: Database, conversation_id: str, actor: Actor, *, until: datetime
+) -> Conversation:
+    """Park a human-owned conversation: no SLA escalation or assignment until `until`.
+
+    A new customer message ends the snooze early (the engine clears it).
+    """
+    now = utcnow()
+    if until.tzinfo is None:
+        raise HandoffError(422, "invalid_time", "the snooze time needs a time zone")
+    if until <= now:
+        raise HandoffError(422, "invalid_time", "the snooze time is in the past")
+    if until - now > MAX_SNOOZE:
+        raise HandoffError(422, "invalid_time", "a conversation can be snoozed for 30 days")
+    async with db.transaction() as session:
+        conversation = await _load(session, conversation_id)
+        if conversation.status not in HUMAN:
+            raise HandoffError(409, "conflict", f"the conversation is {conversation.status}")
+        conversation.snoozed_until = until
+        conversation.updated_at = now
+        _record(session, conversation, "snoozed", actor, {"until": until.isoformat()})
+        return conversation
+
+
+async def unsnooze(db: Database, conversation_id: str, actor: Actor) -> Conversation:
+    """Wake a snoozed conversation now (idempotent)."""
+    async with db.transaction() as session:
+        conversation = await _load(session, conversation_id)
+        if conversation.snoozed_until is not None:
+            _wake(session, conversation, actor, reason="agent")
+        return conversation
+
+
+async def resolve(db: Database, conversation_id: str, actor: Actor) -> Conversation:
+    """Close the conversation, record its times, and ask the customer to rate it (1-5)."""
+    async with db.transaction() as session:
+        conversation = await _load(session, conversation_id)
+        current = ConversationStatus(conversation.status)
+        if not current.can_move_to(ConversationStatus.RESOLVED):
+            raise HandoffError(409, "illegal_transition", f"cannot resolve from {current}")
+        times = await conversation_times(session, conversation_id)
+        resolved_at = utcnow()
+        extra = {
+            "first_response_s": times.first_response_s,
+            "resolution_s": (resolved_at - conversation.created_at).total_seconds(),
+        }
+        _move(session, conversation, ConversationStatus.RESOLVED, actor, extra=extra)
+        conversation.snoozed_until = None
         add_outbound(
             session,
             conversation,
@@ -154,8 +230,15 @@ async def return_to_bot(db: Database, conversation_id: str, actor: Actor) -> Con
         conversation = await _load(session, conversation_id)
         _move(session, conversation, ConversationStatus.BOT, actor)
         conversation.assigned_agent_id = None
+        conversation.snoozed_until = None
+        conversation.skill = None
         conversation.bot_state = {}
         return conversation
+
+
+def _wake(session: AsyncSession, conversation: Conversation, actor: Actor, *, reason: str) -> None:
+    conversation.snoozed_until = None
+    _record(session, conversation, "unsnoozed", actor, {"reason": reason})
 
 
 def _take_ownership(session: AsyncSession, conversation: Conversation, actor: Actor) -> None:
@@ -163,16 +246,22 @@ def _take_ownership(session: AsyncSession, conversation: Conversation, actor: Ac
         _move(session, conversation, ConversationStatus.AGENT, actor)
     if actor.agent_id and conversation.assigned_agent_id != actor.agent_id:
         conversation.assigned_agent_id = actor.agent_id
-        _record(session, conversation, "assigned", actor, {"agent_id": actor.agent_id})
+        data = {"agent_id": actor.agent_id, "agent_name": actor.name, "by": "reply"}
+        _record(session, conversation, "assigned", actor, data)
 
 
 def _move(
-    session: AsyncSession, conversation: Conversation, target: ConversationStatus, actor: Actor
+    session: AsyncSession,
+    conversation: Conversation,
+    target: ConversationStatus,
+    actor: Actor,
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     current = ConversationStatus(conversation.status)
     if not current.can_move_to(target):
         raise HandoffError(409, "illegal_transition", f"cannot go from {current} to {target}")
-    move(session, conversation, target, actor_type=actor.type, actor_id=actor.id)
+    move(session, conversation, target, actor_type=actor.type, actor_id=actor.id, extra=extra)
     conversation.updated_at = utcnow()
 
 

@@ -1,43 +1,33 @@
-"""Console pages, server-rendered with Jinja2 (autoescape on), readable without JavaScript."""
+"""Console pages, server-rendered with Jinja2 (autoescape on), readable without JavaScript.
+
+This module builds the router: login, logout, the conversation list and the availability
+toggle here; the queue, the conversation page and live updates in their own modules.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from crm_core.auth import authenticate_agent
 from crm_core.db import Database
-from crm_core.models import Agent, Conversation, Customer
-from crm_core.queries import transcript_of
-from handoff import service
+from crm_core.models import Conversation, Customer
+from handoff import assignment, service
+from handoff.console.conversation_view import ACTIONS, ERRORS, conversation_router
+from handoff.console.live import live_router
+from handoff.console.queue_view import queue_router
 from handoff.console.sessions import COOKIE, SessionSigner
+from handoff.console.web import CSP, HERE, Console, runtime_timezone
 
-HERE = Path(__file__).parent
+__all__ = ["ACTIONS", "CSP", "ERRORS", "STATIC_DIR", "console_router"]
+
 STATIC_DIR = HERE / "static"
 STATUSES = ("bot", "waiting_agent", "agent", "resolved")
-CSP = "default-src 'self'; script-src 'self'; style-src 'self'; form-action 'self'"
-
-
-def templates() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-    )
-
-
-ACTIONS = ("claim", "reply", "resolve", "return-to-bot")
-ERRORS = {
-    "already_claimed": "Another agent has already claimed this conversation.",
-    "illegal_transition": "That is not possible in the conversation's current state.",
-    "conflict": "That is not possible in the conversation's current state.",
-    "empty_reply": "Write something before sending.",
-}
+LANDING = "/console/queue"
 
 
 def console_router(
@@ -46,32 +36,30 @@ def console_router(
     signer: SessionSigner,
     secure_cookies: bool,
     on_reply: Callable[[Request], None] = lambda _request: None,
+    get_timezone: Callable[[Request], str] = runtime_timezone,
 ) -> APIRouter:
     """Build the console routes around a database getter and a cookie signer."""
-    router = APIRouter(prefix="/console", include_in_schema=False)
-    env = templates()
+    console = Console(
+        get_db=get_db,
+        signer=signer,
+        secure_cookies=secure_cookies,
+        on_reply=on_reply,
+        get_timezone=get_timezone,
+    )
+    router = APIRouter()
+    for part in (_pages, queue_router, conversation_router, live_router):
+        router.include_router(part(console), prefix="/console", include_in_schema=False)
+    return router
 
-    def render(name: str, status_code: int = 200, **context: object) -> HTMLResponse:
-        html = env.get_template(name).render(**context)
-        return HTMLResponse(
-            html, status_code=status_code, headers={"Content-Security-Policy": CSP}
-        )
 
-    async def current_agent(request: Request) -> tuple[Agent, str] | None:
-        cookie = request.cookies.get(COOKIE)
-        session = signer.read(cookie)
-        if session is None or cookie is None:
-            return None
-        async with get_db(request).reading() as db_session:
-            agent = await db_session.get(Agent, session.agent_id)
-        return (agent, cookie) if agent is not None and agent.active else None
+def _pages(console: Console) -> APIRouter:
+    router = APIRouter()
 
     @router.get("")
     async def home(request: Request, status: str | None = None) -> Response:
-        who = await current_agent(request)
+        who = await console.current(request)
         if who is None:
-            return render("login.html", error=None)
-        agent, cookie = who
+            return console.render(request, "login.html", error=None)
         stmt = (
             select(Conversation, Customer.name)
             .join(Customer, Customer.id == Conversation.customer_id)
@@ -80,15 +68,15 @@ def console_router(
         )
         if status in STATUSES:
             stmt = stmt.where(Conversation.status == status)
-        async with get_db(request).reading() as db_session:
+        async with console.get_db(request).reading() as db_session:
             rows = (await db_session.execute(stmt)).all()
-        return render(
+        return console.render(
+            request,
             "conversations.html",
-            agent=agent,
+            who=who,
             rows=rows,
             statuses=STATUSES,
             selected=status,
-            csrf=signer.csrf_token(cookie),
         )
 
     @router.post("/login")
@@ -97,17 +85,19 @@ def console_router(
         email: Annotated[str, Form(max_length=320)],
         password: Annotated[str, Form(max_length=200)],
     ) -> Response:
-        async with get_db(request).reading() as db_session:
+        async with console.get_db(request).reading() as db_session:
             agent = await authenticate_agent(db_session, email, password)
         if agent is None:
-            return render("login.html", status_code=401, error="Wrong e-mail or password.")
-        response = RedirectResponse("/console", status_code=303)
+            return console.render(
+                request, "login.html", status_code=401, error="Wrong e-mail or password."
+            )
+        response = RedirectResponse(LANDING, status_code=303)
         response.set_cookie(
             COOKIE,
-            signer.issue(agent.id),
-            max_age=signer.max_age_s,
+            console.signer.issue(agent.id),
+            max_age=console.signer.max_age_s,
             httponly=True,
-            secure=secure_cookies,
+            secure=console.secure_cookies,
             samesite="lax",
             path="/console",
         )
@@ -116,71 +106,38 @@ def console_router(
     @router.post("/logout")
     async def logout(request: Request, csrf: Annotated[str, Form(max_length=128)]) -> Response:
         cookie = request.cookies.get(COOKIE)
-        if cookie is None or not signer.check_csrf(cookie, csrf):
-            return render("login.html", status_code=403, error="Session expired; log in again.")
+        if cookie is None or not console.signer.check_csrf(cookie, csrf):
+            return console.session_expired(request)
         response = RedirectResponse("/console", status_code=303)
         response.delete_cookie(COOKIE, path="/console")
         return response
 
-    @router.post("/conversations/{conversation_id}/{action}")
-    async def act(
+    @router.post("/availability")
+    async def availability(
         request: Request,
-        conversation_id: str,
-        action: str,
         csrf: Annotated[str, Form(max_length=128)],
-        text: Annotated[str, Form(max_length=4000)] = "",
+        available: Annotated[str, Form(max_length=5)],
+        back: Annotated[str, Form(max_length=300)] = LANDING,
     ) -> Response:
-        """The same service functions as the REST API; errors come back on the page."""
-        who = await current_agent(request)
-        if who is None or action not in ACTIONS:
-            return RedirectResponse("/console", status_code=303)
-        agent, cookie = who
-        if not signer.check_csrf(cookie, csrf):
-            return render("login.html", status_code=403, error="Session expired; log in again.")
-        actor = service.Actor(type="agent", id=agent.id, name=agent.name, agent_id=agent.id)
-        db = get_db(request)
-        target = f"/console/conversations/{conversation_id}"
-        try:
-            if action == "claim":
-                await service.claim(db, conversation_id, actor)
-            elif action == "resolve":
-                await service.resolve(db, conversation_id, actor)
-                on_reply(request)  # the satisfaction survey goes out
-            elif action == "return-to-bot":
-                await service.return_to_bot(db, conversation_id, actor)
-            else:
-                result = await service.reply(db, conversation_id, actor, text=text)
-                if result.message is not None:
-                    on_reply(request)
-        except service.HandoffError as exc:
-            return RedirectResponse(f"{target}?error={exc.code}", status_code=303)
-        return RedirectResponse(target, status_code=303)
-
-    @router.get("/conversations/{conversation_id}")
-    async def transcript(
-        request: Request, conversation_id: str, error: str | None = None
-    ) -> Response:
-        who = await current_agent(request)
+        """On or off duty: only available agents get new conversations assigned."""
+        who = await console.current(request)
         if who is None:
             return RedirectResponse("/console", status_code=303)
-        agent, cookie = who
-        async with get_db(request).reading() as db_session:
-            conversation = await db_session.get(Conversation, conversation_id)
-            if conversation is None:
-                return render(
-                    "missing.html", status_code=404, agent=agent, csrf=signer.csrf_token(cookie)
-                )
-            customer = await db_session.get_one(Customer, conversation.customer_id)
-            messages, events = await transcript_of(db_session, conversation_id)
-        return render(
-            "conversation.html",
-            agent=agent,
-            conversation=conversation,
-            customer=customer,
-            messages=messages,
-            events=events,
-            csrf=signer.csrf_token(cookie),
-            error=ERRORS.get(error or "", "That did not work." if error else None),
-        )
+        if not console.csrf_ok(who, csrf):
+            return console.session_expired(request)
+        try:
+            await assignment.set_availability(
+                console.get_db(request), who.agent.id, available=available == "1"
+            )
+        except service.HandoffError:
+            return RedirectResponse("/console", status_code=303)
+        return RedirectResponse(_local(back), status_code=303)
 
     return router
+
+
+def _local(path: str) -> str:
+    """Only ever redirect back inside the console (no open redirect through `back`)."""
+    if path.startswith("/console") and "//" not in path and "\\" not in path:
+        return path
+    return LANDING

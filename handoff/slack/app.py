@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -16,10 +14,15 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handoff.slack import events
+from handoff.slack import commands, events
+from handoff.slack.bridge import SlackBridge
+from handoff.slack.files import slack_media_source
+from handoff.slack.inbox import InboxConfig
+from handoff.slack.routing import parse_routes
 
 log = logging.getLogger(__name__)
 RUNTIME = "omnicrm_runtime"
+COMMAND = "/omnicrm"
 
 
 def slack_configured(settings: Any) -> bool:
@@ -29,18 +32,11 @@ def slack_configured(settings: Any) -> bool:
     )
 
 
-@dataclass
-class SlackBridge:
-    """What `mount_slack` built: the bolt app, its Web API client, and the inbox's wake-up."""
+def build_bridge(settings: Any) -> SlackBridge:
+    """One AsyncApp per app instance, its client pointed at SLACK_API_BASE (a fake in tests).
 
-    bolt: AsyncApp
-    client: AsyncWebClient
-    inbox_channel: str
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def build_bolt_app(settings: Any) -> SlackBridge:
-    """One AsyncApp per app instance, its client pointed at SLACK_API_BASE (a fake in tests)."""
+    A malformed OMNICRM_SLACK_ROUTES is a ValueError here, at start-up.
+    """
     token = settings.slack_bot_token.get_secret_value()
     client = AsyncWebClient(token=token, base_url=settings.slack_api_base)
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
@@ -50,31 +46,56 @@ def build_bolt_app(settings: Any) -> SlackBridge:
         request_verification_enabled=True,
         logger=logging.getLogger("handoff.slack.bolt"),
     )
-    bridge = SlackBridge(bolt=bolt, client=client, inbox_channel=settings.slack_inbox_channel)
+    config = InboxConfig(
+        routes=parse_routes(settings.slack_routes, default=settings.slack_inbox_channel),
+        timezone=settings.timezone,
+        mask_contacts=settings.slack_mask_contacts,
+        escalation_mention=settings.slack_escalation_mention,
+    )
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    bridge = SlackBridge(
+        bolt=bolt,
+        client=client,
+        config=config,
+        file_source=slack_media_source(token=token, api_base=settings.slack_api_base),
+        max_file_bytes=settings.media_max_bytes,
+        sync_seconds=settings.slack_sync_seconds,
+        app_token=app_token or None,
+        api_base=settings.slack_api_base,
+    )
     _register(bridge)
     return bridge
 
 
 def _register(bridge: SlackBridge) -> None:
+    def runtime_of(context: AsyncBoltContext) -> Any:
+        # Webhooks pass the app's runtime per request; Socket Mode has only the bridge's.
+        return context.get(RUNTIME) or bridge.runtime
+
     async def message(body: dict[str, Any], context: AsyncBoltContext) -> None:
         found = events.agent_message(
-            body, inbox_channel=bridge.inbox_channel, bot_user_id=context.bot_user_id
+            body, channels=bridge.channels, bot_user_id=context.bot_user_id
         )
         if found is not None:
-            await events.on_message(context[RUNTIME], bridge.client, found)
+            await events.on_message(bridge, runtime_of(context), found)
 
     async def action(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        await events.on_action(context[RUNTIME], bridge.client, body)
-        bridge.wake.set()
+        await events.on_action(bridge, runtime_of(context), body)
+
+    async def command(
+        ack: AsyncAck, command: dict[str, Any], respond: Any, context: AsyncBoltContext
+    ) -> None:
+        await commands.answer(bridge, runtime_of(context), command, ack=ack, respond=respond)
 
     bridge.bolt.event("message")(message)
     bridge.bolt.action(re.compile(r"^omnicrm_"))(action)
+    bridge.bolt.command(COMMAND)(command)
 
 
 def mount_slack(app: FastAPI, settings: Any) -> SlackBridge:
-    """Add the two webhooks; the runtime is read from `app.state.runtime` at each request."""
-    bridge = build_bolt_app(settings)
+    """Add the two webhooks (slash commands post to the events one); sets `app.state.slack`."""
+    bridge = build_bridge(settings)
     handler = AsyncSlackRequestHandler(bridge.bolt)
 
     async def receive(request: Request) -> Response:

@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, select
 
 from crm_core.db import Database
-from crm_core.models import Agent, ChannelState
+from crm_core.models import ChannelState
+from crm_core.types import utcnow
 from handoff import service
-from handoff.service import Actor, HandoffError
+from handoff.service import NOTE_PREFIX, HandoffError
+from handoff.slack import card as cards
 from handoff.slack import format as fmt
-from handoff.slack.inbox import ThreadStore, load_card
+from handoff.slack.agents import actor_for, display_name
+from handoff.slack.durations import snooze_until
+from handoff.slack.files import fetch_files
+from handoff.slack.threads import ThreadStore
+
+if TYPE_CHECKING:
+    from handoff.slack.bridge import SlackBridge
 
 log = logging.getLogger(__name__)
 ACTIONS = {
-    fmt.CLAIM: service.claim,
-    fmt.RESOLVE: service.resolve,
-    fmt.RETURN: service.return_to_bot,
+    cards.CLAIM: service.claim,
+    cards.RESOLVE: service.resolve,
+    cards.RETURN: service.return_to_bot,
+    cards.UNSNOOZE: service.unsnooze,
 }
+RELAYED_SUBTYPES = (None, "file_share")  # an upload with a comment arrives as `file_share`
 
 
 @dataclass(frozen=True)
@@ -35,21 +45,26 @@ class AgentMessage:
     ts: str
     user: str
     text: str
+    files: tuple[dict[str, Any], ...] = ()
 
 
 def agent_message(
-    body: dict[str, Any], *, inbox_channel: str, bot_user_id: str | None
+    body: dict[str, Any], *, channels: Collection[str], bot_user_id: str | None
 ) -> AgentMessage | None:
-    """Keep only plain human thread replies in the inbox channel; echoes and edits are None."""
+    """Keep only human thread replies in an inbox channel; echoes and edits are None."""
     event = body.get("event") or {}
-    if event.get("type") != "message" or event.get("subtype") or event.get("hidden"):
+    if event.get("type") != "message" or event.get("hidden"):
+        return None
+    if event.get("subtype") not in RELAYED_SUBTYPES:
         return None  # message_changed, message_deleted, bot_message, channel_join, ...
     if event.get("bot_id") or event.get("app_id") or event.get("bot_profile"):
         return None  # our own posts come back without a subtype (channels.md §0.3)
     user, thread_ts, ts = event.get("user"), event.get("thread_ts"), event.get("ts")
     if not user or user == bot_user_id or not thread_ts or thread_ts == ts:
         return None
-    if event.get("channel") != inbox_channel or not isinstance(event.get("text"), str):
+    files = tuple(f for f in event.get("files") or () if isinstance(f, dict))
+    text = event.get("text")
+    if event.get("channel") not in channels or not (isinstance(text, str) or files):
         return None
     return AgentMessage(
         event_id=str(body.get("event_id") or f"ts:{ts}"),
@@ -57,7 +72,8 @@ def agent_message(
         thread_ts=str(thread_ts),
         ts=str(ts),
         user=str(user),
-        text=event["text"],
+        text=text if isinstance(text, str) else "",
+        files=files,
     )
 
 
@@ -73,97 +89,114 @@ async def first_sighting(db: Database, event_id: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def actor_for(db: Database, client: AsyncWebClient, user_id: str) -> Actor:
-    """The console agent with the Slack user's e-mail, else the Slack user by name."""
-    try:
-        info = await client.users_info(user=user_id)
-    except SlackApiError as error:
-        log.warning("users.info failed for %s: %s", user_id, error.response.get("error"))
-        return Actor(type="slack", id=user_id)
-    user = info.get("user") or {}
-    profile = user.get("profile") or {}
-    name = user.get("real_name") or profile.get("real_name") or user.get("name")
-    email = (profile.get("email") or "").strip().lower()
-    if email:
-        async with db.reading() as session:
-            agent = await session.scalar(
-                select(Agent).where(func.lower(Agent.email) == email, Agent.active.is_(True))
-            )
-        if agent is not None:
-            return Actor(type="agent", id=agent.id, name=agent.name, agent_id=agent.id)
-    return Actor(type="slack", id=user_id, name=name)
-
-
-async def on_message(runtime: Any, client: AsyncWebClient, message: AgentMessage) -> None:
-    """Relay a thread reply to the customer (or keep a `note:`), once per Slack event."""
+async def on_message(bridge: SlackBridge, runtime: Any, message: AgentMessage) -> None:
+    """Relay a thread reply (and its files) to the customer, or keep a `note:`, once."""
+    client = bridge.client
     threads = ThreadStore(runtime.db)
-    conversation_id = await threads.conversation_of(message.thread_ts)
+    conversation_id = await threads.conversation_of(message.thread_ts, message.channel)
     if conversation_id is None:
         return
     if not await first_sighting(runtime.db, message.event_id):
         log.info("slack event %s seen before; ignored", message.event_id)
         return
     actor = await actor_for(runtime.db, client, message.user)
-    names = {uid: await _name_of(client, uid) for uid in fmt.mentioned_users(message.text)}
+    names = {uid: await display_name(client, uid) for uid in fmt.mentioned_users(message.text)}
     text = fmt.unescape(message.text, names)
+    attachments = await _attachments(bridge, runtime, message, note=_is_note(text))
+    if not text and not attachments:
+        return
     try:
-        result = await service.reply(runtime.db, conversation_id, actor, text=text)
+        result = await service.reply(
+            runtime.db,
+            conversation_id,
+            actor,
+            text=text,
+            attachments=attachments or None,
+            source="slack",
+        )
     except HandoffError as error:
         await _tell_thread(client, message, f":warning: not sent: {error.message}")
         return
     if not result.note:
         runtime.dispatcher.wake()
+    bridge.wake.set()
     log.info(
-        "slack reply %s on conversation %s (note=%s)", message.ts, conversation_id, result.note
+        "slack reply %s on conversation %s (note=%s, files=%d)",
+        message.ts,
+        conversation_id,
+        result.note,
+        len(attachments),
     )
 
 
-async def on_action(runtime: Any, client: AsyncWebClient, body: dict[str, Any]) -> None:
-    """A card button: claim, resolve or return to the bot, then redraw the card."""
-    action = (body.get("actions") or [{}])[0]
-    run = ACTIONS.get(action.get("action_id", ""))
-    conversation_id = action.get("value")
-    user_id = (body.get("user") or {}).get("id")
-    if run is None or not conversation_id or not user_id:
-        return
-    actor = await actor_for(runtime.db, client, user_id)
+def _is_note(text: str) -> bool:
+    return text.lower().startswith(NOTE_PREFIX)
+
+
+async def _attachments(
+    bridge: SlackBridge, runtime: Any, message: AgentMessage, *, note: bool
+) -> list[dict[str, Any]]:
+    """The reply's files, stored; a refused file is said in the thread and the text still goes."""
+    if not message.files:
+        return []
+    if note:
+        await _tell_thread(bridge.client, message, ":lock: files on a `note:` stay in Slack.")
+        return []
+    entries = [await _complete(bridge.client, entry) for entry in message.files]
+    relayed = await fetch_files(
+        runtime.db,
+        bridge.fetcher(),
+        bridge.file_source,
+        entries,
+        max_bytes=bridge.max_file_bytes,
+    )
+    for reason in relayed.refused:
+        await _tell_thread(
+            bridge.client, message, f":warning: file not sent: {fmt.escape(reason)}"
+        )
+    return relayed.attachments
+
+
+async def _complete(client: AsyncWebClient, entry: dict[str, Any]) -> dict[str, Any]:
+    """Slack may send only `{id, file_access: "check_file_info"}`: ask files.info for the rest."""
+    if entry.get("url_private_download") or entry.get("url_private") or not entry.get("id"):
+        return entry
     try:
-        conversation = await run(runtime.db, conversation_id, actor)
-    except HandoffError as error:
+        info = await client.files_info(file=str(entry["id"]))
+    except SlackApiError as error:
+        log.warning("files.info failed for %s: %s", entry["id"], error.response.get("error"))
+        return entry
+    return {**entry, **(info.get("file") or {})}
+
+
+async def on_action(bridge: SlackBridge, runtime: Any, body: dict[str, Any]) -> None:
+    """A card button or the snooze menu; the card is redrawn by the inbox's next pass."""
+    action = (body.get("actions") or [{}])[0]
+    action_id = action.get("action_id", "")
+    user_id = (body.get("user") or {}).get("id")
+    if not user_id:
+        return
+    actor = await actor_for(runtime.db, bridge.client, user_id)
+    try:
+        if action_id == cards.SNOOZE:
+            value = str((action.get("selected_option") or {}).get("value") or "")
+            conversation_id, _, spec = value.partition("|")
+            until = snooze_until(spec, now=utcnow(), timezone=bridge.timezone)
+            await service.snooze(runtime.db, conversation_id, actor, until=until)
+        elif action_id in ACTIONS and action.get("value"):
+            conversation_id = str(action["value"])
+            await ACTIONS[action_id](runtime.db, conversation_id, actor)
+        else:
+            return
+    except (HandoffError, ValueError) as error:
+        text = error.message if isinstance(error, HandoffError) else str(error)
         channel = (body.get("channel") or {}).get("id")
         if channel:
-            await client.chat_postEphemeral(channel=channel, user=user_id, text=error.message)
+            await bridge.client.chat_postEphemeral(channel=channel, user=user_id, text=text)
         return
     runtime.dispatcher.wake()
-    log.info("slack %s on conversation %s by %s", action["action_id"], conversation_id, user_id)
-    await _redraw(runtime.db, client, body, conversation.status, actor.name or user_id)
-
-
-async def _redraw(
-    db: Database, client: AsyncWebClient, body: dict[str, Any], status: str, owner: str
-) -> None:
-    container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
-    if not channel or not ts:
-        return
-    conversation_id = body["actions"][0]["value"]
-    card = await load_card(db, conversation_id)
-    await client.chat_update(
-        channel=channel,
-        ts=ts,
-        text=f"{fmt.card_text(card)} — {fmt.status_line(status, owner)}",
-        blocks=fmt.card_blocks(card, status=status, owner=owner),
-    )
-
-
-async def _name_of(client: AsyncWebClient, user_id: str) -> str:
-    try:
-        info = await client.users_info(user=user_id)
-    except SlackApiError:
-        return ""
-    user = info.get("user") or {}
-    return str(user.get("real_name") or user.get("name") or "")
+    bridge.wake.set()
+    log.info("slack %s on conversation %s by %s", action_id, conversation_id, user_id)
 
 
 async def _tell_thread(client: AsyncWebClient, message: AgentMessage, text: str) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-CLAIM, RESOLVE, RETURN = "omnicrm_claim", "omnicrm_resolve", "omnicrm_return"
 MAX_SECTION = 2900  # a section block's text may hold 3000 characters
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
@@ -40,76 +39,31 @@ def mentioned_users(text: str) -> list[str]:
     return [m.group(1)[1:] for m in _LINK.finditer(text) if m.group(1).startswith("@")]
 
 
-@dataclass(frozen=True)
-class CustomerCard:
-    """What an agent needs at a glance when a conversation arrives in the inbox."""
-
-    conversation_id: str
-    name: str
-    channels: list[str]
-    phones: list[str] = field(default_factory=list)
-    emails: list[str] = field(default_factory=list)
-    lifetime_value: str = "0"
-    last_purchase: str | None = None
-    reason: str | None = None
+def mask_phone(phone: str) -> str:
+    """`+84912345678` → `+8491****678`: enough to recognise a caller, not to dial them."""
+    if len(phone) <= 8:
+        return phone[:2] + "****"
+    return f"{phone[:5]}****{phone[-3:]}"
 
 
-def card_text(card: CustomerCard) -> str:
-    """The notification / fallback text of the parent message."""
-    return f"Customer {escape(card.name)} wants a human ({', '.join(card.channels)})"
+def mask_email(email: str) -> str:
+    """`lan@example.com` → `l***@example.com`: the domain stays, the mailbox does not."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***{at}{domain}" if at else "***"
 
 
-def card_blocks(card: CustomerCard, *, status: str, owner: str | None = None) -> list[Any]:
-    """Block Kit card: who the customer is, why they are here, and the three actions."""
-    fields = [
-        f"*Channels*\n{', '.join(card.channels) or '-'}",
-        f"*Phone*\n{', '.join(card.phones) or '-'}",
-        f"*E-mail*\n{escape(', '.join(card.emails)) or '-'}",
-        f"*Lifetime value*\n{card.lifetime_value}",
-        f"*Last purchase*\n{escape(card.last_purchase or '-')}",
-        f"*Why*\n{escape(card.reason or 'asked for a human')}",
-    ]
-    blocks: list[Any] = [
-        _section(f"*{escape(card.name)}* · conversation `{card.conversation_id}`"),
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(status, owner)}]},
-    ]
-    if status != "resolved":
-        blocks.append({"type": "actions", "elements": _buttons(card.conversation_id, status)})
-    return blocks
+def local_time(when: datetime, timezone: str, *, now: datetime | None = None) -> str:
+    """`HH:MM` in the business time zone, with the date when it is not today."""
+    zone = ZoneInfo(timezone)
+    shown = when.astimezone(zone)
+    today = (now or datetime.now(zone)).astimezone(zone).date()
+    return f"{shown:%H:%M}" if shown.date() == today else f"{shown:%H:%M} on {shown:%a %d %b}"
 
 
-def status_line(status: str, owner: str | None) -> str:
-    """One line that says who has the conversation now."""
-    lines = {
-        "waiting_agent": ":hourglass: waiting for an agent",
-        "agent": f":bust_in_silhouette: claimed by {escape(owner or 'an agent')}",
-        "resolved": f":white_check_mark: resolved by {escape(owner or 'an agent')}",
-        "bot": f":robot_face: returned to the bot by {escape(owner or 'an agent')}",
-    }
-    return lines.get(status, status)
-
-
-def _buttons(conversation_id: str, status: str) -> list[Any]:
-    wanted = [(RESOLVE, "Resolve"), (RETURN, "Return to bot")]
-    if status in ("waiting_agent", "bot"):
-        wanted.insert(0, (CLAIM, "Claim"))
-    buttons = []
-    for action_id, label in wanted:
-        button: dict[str, Any] = {
-            "type": "button",
-            "action_id": action_id,
-            "text": {"type": "plain_text", "text": label},
-            "value": conversation_id,
-        }
-        if action_id == wanted[0][0]:
-            button["style"] = "primary"
-        buttons.append(button)
-    return buttons
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION]}}
+def minutes(seconds: float | int | None) -> int:
+    """Whole minutes for thread lines (at least 1 once anything has elapsed)."""
+    value = float(seconds or 0)
+    return max(1, round(value / 60)) if value > 0 else 0
 
 
 def transcript_line(author: str, text: str) -> str:

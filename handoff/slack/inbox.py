@@ -1,136 +1,79 @@
-"""The sync loop: one Slack thread per handed-off conversation, customer messages mirrored."""
+"""The sync loop: one Slack thread per handed-off conversation, kept in step with the database.
+
+The loop is the only writer of a thread's ref (its cursor and what the card last showed), so a
+button click, the console, the API or the scheduler all change the card the same way: they
+change the conversation, and the next pass (woken at once for clicks) mirrors and redraws.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.channel_state import ChannelStateStore
 from crm_core.db import Database
-from crm_core.models import (
-    ContactPoint,
-    Conversation,
-    Customer,
-    Identity,
-    Message,
-    Purchase,
-    TimelineEvent,
-)
+from crm_core.models import ChannelState, Conversation, Message, TimelineEvent
 from crm_core.queries import transcript_of
+from crm_core.types import utcnow
+from handoff.card import load_card
+from handoff.slack import card as cards
 from handoff.slack import format as fmt
+from handoff.slack import mirror
+from handoff.slack.routing import Routes
+from handoff.slack.threads import ThreadStore
 
 log = logging.getLogger(__name__)
 HANDED_OFF = ("waiting_agent", "agent")
 AUTHORS = {"bot": "Bot", "system": "System", "agent": "Agent"}
+LOOKBACK = timedelta(days=1)  # after a restart: redraw threads of conversations closed meanwhile
+OVERLAP = timedelta(seconds=5)  # passes overlap so a change committed mid-pass is not missed
+Row = Message | TimelineEvent
 
 
-class ThreadStore:
-    """Where each conversation's Slack thread is, both ways, kept in the database."""
+@dataclass(frozen=True)
+class InboxConfig:
+    """What the loop needs from settings."""
 
-    def __init__(self, db: Database) -> None:
-        self.state = ChannelStateStore(db, "slack")
-
-    async def thread_of(self, conversation_id: str) -> dict[str, Any] | None:
-        return await self.state.get(f"thread:{conversation_id}")
-
-    async def conversation_of(self, thread_ts: str) -> str | None:
-        """The conversation behind a thread's parent `ts`, or None for threads we never made."""
-        ref = await self.state.get(f"ts:{thread_ts}")
-        return str(ref["conversation_id"]) if ref else None
-
-    async def save(self, conversation_id: str, ref: dict[str, Any]) -> None:
-        await self.state.set(f"thread:{conversation_id}", ref)
-
-    async def link(self, conversation_id: str, ref: dict[str, Any]) -> None:
-        """Record a new thread: the reverse key first, so a reply can never be orphaned."""
-        await self.state.set(f"ts:{ref['thread_ts']}", {"conversation_id": conversation_id})
-        await self.save(conversation_id, ref)
+    routes: Routes
+    timezone: str
+    mask_contacts: bool = False
+    escalation_mention: str = "<!here>"
 
 
-async def load_card(db: Database, conversation_id: str) -> fmt.CustomerCard:
-    """Gather the customer card: identities, contact points, purchases and the handoff reason."""
-    async with db.reading() as session:
-        conversation = await session.get(Conversation, conversation_id)
-        if conversation is None:
-            raise LookupError(conversation_id)
-        customer = await session.get(Customer, conversation.customer_id)
-        cid = conversation.customer_id
-        channels = (
-            await session.scalars(select(Identity.channel).where(Identity.customer_id == cid))
-        ).all()
-        points = (
-            await session.scalars(select(ContactPoint).where(ContactPoint.customer_id == cid))
-        ).all()
-        total = await session.execute(
-            select(Purchase.currency, func.sum(Purchase.amount))
-            .where(Purchase.customer_id == cid)
-            .group_by(Purchase.currency)
-        )
-        last = await session.scalar(
-            select(Purchase)
-            .where(Purchase.customer_id == cid)
-            .order_by(Purchase.purchased_at.desc())
-            .limit(1)
-        )
-        reason = await _handoff_reason(session, conversation_id)
-    return fmt.CustomerCard(
-        conversation_id=conversation_id,
-        name=(customer.name if customer and customer.name else "Unknown customer"),
-        channels=sorted(set(channels)),
-        phones=[p.value for p in points if p.kind == "phone"],
-        emails=[p.value for p in points if p.kind == "email"],
-        lifetime_value=", ".join(f"{amount:,} {cur}" for cur, amount in total.all()) or "0",
-        last_purchase=(
-            f"{last.description} ({last.amount:,} {last.currency}, {last.purchased_at:%Y-%m-%d})"
-            if last
-            else None
-        ),
-        reason=reason,
-    )
+@dataclass
+class Snapshot:
+    """One conversation read in one session: its state and what is new since the cursor."""
 
-
-async def _handoff_reason(session: Any, conversation_id: str) -> str | None:
-    events = await session.scalars(
-        select(TimelineEvent)
-        .where(
-            TimelineEvent.conversation_id == conversation_id,
-            TimelineEvent.kind == "status_changed",
-        )
-        .order_by(TimelineEvent.created_at.desc(), TimelineEvent.id.desc())
-    )
-    for event in events:
-        if event.data.get("to") == "waiting_agent":
-            return str(event.data.get("reason") or "") or None
-    return None
+    conversation: Conversation
+    state: cards.CardState
+    fresh: list[Row]
+    lines: list[str | None]
 
 
 class SlackInbox:
-    """Posts the thread and card once per conversation, then mirrors new customer messages."""
+    """Posts the thread and card once per conversation, then mirrors and redraws."""
 
-    def __init__(self, db: Database, client: AsyncWebClient, *, channel: str) -> None:
+    def __init__(self, db: Database, client: AsyncWebClient, config: InboxConfig) -> None:
         self.db = db
         self.client = client
-        self.channel = channel
+        self.config = config
         self.threads = ThreadStore(db)
+        self.style = mirror.Style(config.timezone, config.escalation_mention)
+        self._since: datetime | None = None
 
     async def sync_once(self) -> None:
-        """One pass over every conversation that humans own or wait for."""
-        async with self.db.reading() as session:
-            ids = (
-                await session.scalars(
-                    select(Conversation.id)
-                    .where(Conversation.status.in_(HANDED_OFF))
-                    .order_by(Conversation.updated_at)
-                )
-            ).all()
-        for conversation_id in ids:
+        """One pass: conversations humans have, plus threaded ones that changed since the last."""
+        started = utcnow()
+        since = self._since or started - LOOKBACK
+        for conversation_id in await self._due(since):
             try:
                 await self.sync_conversation(conversation_id)
             except SlackApiError as error:
@@ -139,53 +82,110 @@ class SlackInbox:
                     conversation_id,
                     error.response.get("error"),
                 )
+        self._since = started - OVERLAP
+
+    async def _due(self, since: datetime) -> list[str]:
+        thread_key = literal("thread:") + Conversation.id
+        changed = or_(Conversation.updated_at >= since, Conversation.last_message_at >= since)
+        async with self.db.reading() as session:
+            ids = await session.scalars(
+                select(Conversation.id)
+                .outerjoin(
+                    ChannelState,
+                    and_(ChannelState.channel == "slack", ChannelState.key == thread_key),
+                )
+                .where(
+                    or_(
+                        Conversation.status.in_(HANDED_OFF),
+                        and_(ChannelState.key.is_not(None), changed),
+                    )
+                )
+                .order_by(Conversation.updated_at)
+            )
+            return list(ids.all())
 
     async def sync_conversation(self, conversation_id: str) -> None:
         ref = await self.threads.thread_of(conversation_id)
         if ref is None:
             await self.open_thread(conversation_id)
-        else:
-            await self.mirror(conversation_id, ref)
+            return
+        drawn = (ref.get("drawn") or {}).get("status")
+        snap = await self._read(conversation_id, ref)
+        if snap is None:
+            return
+        if drawn not in HANDED_OFF and snap.state.status not in HANDED_OFF:
+            return  # closed and already drawn closed: bot chatter stays out of the thread
+        for row, line in zip(snap.fresh, snap.lines, strict=True):
+            ref = {**ref, **_cursor(row)}
+            await self.threads.save(conversation_id, ref)  # the cursor first: at most once
+            if line:
+                await self._post(ref, line)
+        if ref.get("drawn") != snap.state.key():
+            await self._redraw(conversation_id, ref, snap.state)
+            await self.threads.save(conversation_id, {**ref, "drawn": snap.state.key()})
 
     async def open_thread(self, conversation_id: str) -> None:
         """Card first, thread ref saved right after it, then the transcript so far as one reply."""
         card = await load_card(self.db, conversation_id)
         async with self.db.reading() as session:
-            messages, _ = await transcript_of(session, conversation_id)
-            status = (await session.get(Conversation, conversation_id)).status  # type: ignore[union-attr]
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None or conversation.status not in HANDED_OFF:
+                return
+            messages, events = await transcript_of(session, conversation_id)
+            state = await mirror.card_state(session, conversation)
+            channel = self.config.routes.channel_for(
+                channel=conversation.channel, skill=conversation.skill
+            )
         posted = await self.client.chat_postMessage(
-            channel=self.channel,
-            text=fmt.card_text(card),
-            blocks=fmt.card_blocks(card, status=status),
+            channel=channel,
+            text=cards.card_text(card),
+            blocks=self._blocks(card, state),
             unfurl_links=False,
         )
         thread_ts = str(posted["ts"])
-        ref = {"channel": str(posted["channel"]), "thread_ts": thread_ts, **_cursor(messages)}
+        last = max([*messages, *events], key=_order, default=None)
+        ref = {
+            "channel": str(posted["channel"]),
+            "thread_ts": thread_ts,
+            **_cursor(last),
+            "drawn": state.key(),
+        }
         await self.threads.link(conversation_id, ref)
         log.info("slack thread %s opened for conversation %s", thread_ts, conversation_id)
         lines = [fmt.transcript_line(_author(m, card.name), m.text) for m in messages]
         await self._post(ref, fmt.transcript_text(lines))
 
-    async def mirror(self, conversation_id: str, ref: dict[str, Any]) -> None:
-        """Each new inbound message once: the cursor moves before the post (at most once)."""
+    async def _read(self, conversation_id: str, ref: dict[str, Any]) -> Snapshot | None:
         async with self.db.reading() as session:
-            stmt = select(Message).where(
-                Message.conversation_id == conversation_id, Message.direction == "in"
-            )
-            if ref.get("mirrored_until"):
-                since = datetime.fromisoformat(ref["mirrored_until"])
-                stmt = stmt.where(
-                    or_(
-                        Message.created_at > since,
-                        and_(Message.created_at == since, Message.id > ref["mirrored_id"]),
-                    )
-                )
-            fresh = (await session.scalars(stmt.order_by(Message.created_at, Message.id))).all()
-        for message in fresh:
-            ref = {**ref, **_cursor([message])}
-            await self.threads.save(conversation_id, ref)
-            body = fmt.escape(message.text) if message.text else "_(attachment)_"
-            await self._post(ref, f":speech_balloon: {body}")
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None:
+                return None
+            state = await mirror.card_state(session, conversation)
+            fresh = await _fresh(session, conversation_id, ref)
+            lines = [await self._line(session, row) for row in fresh]
+        return Snapshot(conversation, state, fresh, lines)
+
+    async def _line(self, session: AsyncSession, row: Row) -> str | None:
+        if isinstance(row, Message):
+            return mirror.message_line(row)
+        return await mirror.event_line(session, row, self.style)
+
+    async def _redraw(
+        self, conversation_id: str, ref: dict[str, Any], state: cards.CardState
+    ) -> None:
+        card = await load_card(self.db, conversation_id)
+        line = cards.status_line(state, timezone=self.config.timezone)
+        await self.client.chat_update(
+            channel=ref["channel"],
+            ts=ref["thread_ts"],
+            text=f"{cards.card_text(card)} — {line}",
+            blocks=self._blocks(card, state),
+        )
+
+    def _blocks(self, card: Any, state: cards.CardState) -> list[Any]:
+        return cards.card_blocks(
+            card, state, timezone=self.config.timezone, mask=self.config.mask_contacts
+        )
 
     async def _post(self, ref: dict[str, Any], text: str) -> None:
         await self.client.chat_postMessage(
@@ -193,11 +193,31 @@ class SlackInbox:
         )
 
 
-def _cursor(messages: list[Message]) -> dict[str, str]:
-    if not messages:
+async def _fresh(session: AsyncSession, conversation_id: str, ref: dict[str, Any]) -> list[Row]:
+    """Messages and timeline events after the thread's cursor, in one order."""
+    rows: list[Row] = []
+    for model in (Message, TimelineEvent):
+        stmt = select(model).where(model.conversation_id == conversation_id)
+        if ref.get("mirrored_until"):
+            since = datetime.fromisoformat(ref["mirrored_until"])
+            stmt = stmt.where(
+                or_(
+                    model.created_at > since,
+                    and_(model.created_at == since, model.id > ref["mirrored_id"]),
+                )
+            )
+        rows.extend((await session.scalars(stmt)).all())
+    return sorted(rows, key=_order)
+
+
+def _order(row: Row) -> tuple[datetime, str]:
+    return (row.created_at, row.id)
+
+
+def _cursor(row: Row | None) -> dict[str, str]:
+    if row is None:
         return {"mirrored_until": "", "mirrored_id": ""}
-    last = messages[-1]
-    return {"mirrored_until": last.created_at.isoformat(), "mirrored_id": last.id}
+    return {"mirrored_until": row.created_at.isoformat(), "mirrored_id": row.id}
 
 
 def _author(message: Message, customer: str) -> str:
@@ -211,14 +231,16 @@ def _author(message: Message, customer: str) -> str:
 async def run_inbox(
     runtime: Any,
     client: AsyncWebClient,
+    config: InboxConfig,
     *,
     interval_s: float = 1.0,
     wake: asyncio.Event | None = None,
 ) -> None:
     """Background task: sync every `interval_s`, or sooner when `wake` is set."""
-    inbox = SlackInbox(runtime.db, client, channel=runtime.settings.slack_inbox_channel)
+    inbox = SlackInbox(runtime.db, client, config)
     woken = wake or asyncio.Event()
     while True:
+        woken.clear()
         try:
             await inbox.sync_once()
         except asyncio.CancelledError:
@@ -228,4 +250,3 @@ async def run_inbox(
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(interval_s):
                 await woken.wait()
-        woken.clear()

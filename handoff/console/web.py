@@ -1,0 +1,118 @@
+"""What every console page needs: the signed-in agent, CSRF checks, rendering with CSP.
+
+Routes live in small modules (pages, queue, conversation, live); they share one `Console`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from crm_core.db import Database
+from crm_core.models import Agent
+from handoff import service
+from handoff.console.sessions import COOKIE, SessionSigner
+from handoff.console.timeline import duration, local_time
+
+HERE = Path(__file__).parent
+CSP = "default-src 'self'; script-src 'self'; style-src 'self'; form-action 'self'"
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+def templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    env.filters["duration"] = duration
+    return env
+
+
+def runtime_timezone(request: Request) -> str:
+    """OMNICRM_TIMEZONE of the running app (the default when the app has no runtime)."""
+    runtime = getattr(request.app.state, "runtime", None)
+    settings = getattr(runtime, "settings", None)
+    return str(getattr(settings, "timezone", None) or DEFAULT_TIMEZONE)
+
+
+@dataclass(frozen=True)
+class Who:
+    """The signed-in agent and the cookie that proves it (CSRF tokens derive from it)."""
+
+    agent: Agent
+    cookie: str
+
+    @property
+    def actor(self) -> service.Actor:
+        a = self.agent
+        return service.Actor(type="agent", id=a.id, name=a.name, agent_id=a.id)
+
+
+class Console:
+    """Shared state of the console routes: database getter, cookie signer, templates."""
+
+    def __init__(
+        self,
+        *,
+        get_db: Callable[[Request], Database],
+        signer: SessionSigner,
+        secure_cookies: bool,
+        on_reply: Callable[[Request], None],
+        get_timezone: Callable[[Request], str],
+    ) -> None:
+        self.get_db = get_db
+        self.signer = signer
+        self.secure_cookies = secure_cookies
+        self.on_reply = on_reply
+        self.get_timezone = get_timezone
+        self.env = templates()
+
+    def tz(self, request: Request) -> ZoneInfo:
+        return ZoneInfo(self.get_timezone(request))
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        status_code: int = 200,
+        *,
+        who: Who | None = None,
+        **context: object,
+    ) -> HTMLResponse:
+        tz = self.tz(request)
+        html = self.env.get_template(name).render(
+            agent=who.agent if who else None,
+            csrf=self.signer.csrf_token(who.cookie) if who else "",
+            here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            when=lambda value, fmt="%Y-%m-%d %H:%M": local_time(value, tz, fmt),
+            **context,
+        )
+        return HTMLResponse(
+            html,
+            status_code=status_code,
+            headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"},
+        )
+
+    def session_expired(self, request: Request) -> HTMLResponse:
+        return self.render(
+            request, "login.html", status_code=403, error="Session expired; log in again."
+        )
+
+    async def current(self, request: Request) -> Who | None:
+        """The active agent behind the session cookie, or None (absent, forged, expired)."""
+        cookie = request.cookies.get(COOKIE)
+        session = self.signer.read(cookie)
+        if session is None or cookie is None:
+            return None
+        async with self.get_db(request).reading() as db_session:
+            agent = await db_session.get(Agent, session.agent_id)
+        return Who(agent, cookie) if agent is not None and agent.active else None
+
+    def csrf_ok(self, who: Who, token: str) -> bool:
+        return self.signer.check_csrf(who.cookie, token)
