@@ -7,12 +7,33 @@ from dataclasses import dataclass
 from conversations.faq import FaqBook
 from nlu.builtin import BuiltinNLU
 from nlu.text import detect_language, strip_diacritics
+from nlu.types import IntentScore, ParseResult
 
 # Below this an intent is a hint: a matching FAQ answer wins over it.
 STRONG = 0.6
-_BEFORE_FAQ = frozenset(
-    {"request_human", "greet", "thank", "goodbye", "affirm", "deny", "complaint"}
-)
+# Below this an intent that would change something (book, hand off, complain...) is not acted
+# on: the bot asks which of the likeliest ones the customer means.
+ASK_BELOW = 0.6
+# An intent needs at least this much to be offered as a choice in that question.
+_CHOICE_FLOOR = 0.2
+_MAX_CHOICES = 2
+OUT_OF_SCOPE = "out_of_scope"
+# How a choice is put in the question; a phrase the customer can answer with as it is.
+_CHOICE_TEXTS: dict[str, dict[str, str]] = {
+    "book_consultation": {"vi": "đặt lịch tư vấn", "en": "book a consultation"},
+    "reschedule_appointment": {"vi": "đổi lịch hẹn", "en": "reschedule an appointment"},
+    "cancel_appointment": {"vi": "hủy lịch hẹn", "en": "cancel an appointment"},
+    "complaint": {"vi": "phản ánh, khiếu nại", "en": "make a complaint"},
+    "request_human": {"vi": "nói chuyện với nhân viên", "en": "talk to a staff member"},
+    "order_status": {"vi": "kiểm tra đơn hàng", "en": "check on an order"},
+    "product_info": {"vi": "tìm hiểu về dịch vụ", "en": "find out about our services"},
+    "pricing": {"vi": "hỏi giá", "en": "ask about prices"},
+    "opt_out": {"vi": "ngừng nhận tin nhắn", "en": "stop receiving messages"},
+    "provide_contact": {"vi": "để lại thông tin liên hệ", "en": "leave your contact details"},
+}
+# Strong intents answered before the FAQ is searched. Not greet: "xin chào, mấy giờ mở cửa?"
+# is a question with a greeting in front, and a bare greeting matches no FAQ entry anyway.
+_BEFORE_FAQ = frozenset({"request_human", "thank", "goodbye", "affirm", "deny", "complaint"})
 _OFFER_INTENTS = frozenset(
     {"book_consultation", "complaint", "pricing", "order_status", "product_info"}
 )
@@ -100,6 +121,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "vi": "Xin lỗi, mình chưa hiểu ý bạn.",
         "en": "Sorry, I didn't quite understand that.",
     },
+    "ask_which": {
+        "vi": "Xin lỗi, mình chưa chắc đã hiểu đúng ý bạn. Bạn muốn {first} hay {second} ạ?",
+        "en": "Sorry, I'm not sure I understood. Would you like to {first} or {second}?",
+    },
     "still_not_understood": {
         "vi": "Xin lỗi, mình vẫn chưa hiểu ý bạn. Mình đã chuyển cuộc trò chuyện cho nhân viên "
         "tư vấn, bạn chờ một chút nhé!",
@@ -119,6 +144,9 @@ class BotContext:
     preferred_language: str | None
     offered_human: bool
     failed_turns: int
+    # The NLU result when the caller already parsed the text (outside its database
+    # transaction, e.g. with Rasa over HTTP); None: the bot parses with its built-in engine.
+    parsed: ParseResult | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +160,11 @@ class BotDecision:
     understood: bool
     offer_human: bool
     handoff: bool
+    # A dialogue (the complaint intake) already judged how upset the customer is: the
+    # negative-sentiment trigger must not cut it short.
+    sentiment_handled: bool = False
+    # Why a dialogue hands off ("complaint"); None: the intent says it ("intent:<intent>").
+    handoff_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +175,7 @@ class _Turn:
     intent: str
     confidence: float
     language: str
+    ranking: tuple[IntentScore, ...] = ()
 
 
 class FirstBot:
@@ -156,13 +190,14 @@ class FirstBot:
 
     def decide(self, ctx: BotContext) -> BotDecision:
         """Pick this turn's replies: strong social intents, then the FAQ, then other intents."""
-        parsed = self._nlu.parse(ctx.text)
+        parsed = ctx.parsed if ctx.parsed is not None else self._nlu.parse(ctx.text)
         default = "en" if ctx.preferred_language == "en" else "vi"  # the bot speaks these two
         turn = _Turn(
             ctx=ctx,
             intent=parsed.intent.name,
             confidence=parsed.intent.confidence,
             language=detect_language(ctx.text, default=default),
+            ranking=parsed.intent_ranking,
         )
         if turn.intent in _BEFORE_FAQ and turn.confidence >= STRONG:
             return self._by_intent(turn)
@@ -178,7 +213,10 @@ class FirstBot:
         )
 
     def _by_intent(self, turn: _Turn) -> BotDecision:
-        """Answer from the NLU intent alone."""
+        """Answer from the NLU intent alone; ask back rather than act on a guess."""
+        choices = _choices(turn)
+        if choices:
+            return self._ask_which(turn, choices)
         offered = turn.ctx.offered_human
         if turn.intent == "request_human" or (turn.intent == "affirm" and offered):
             return _decide(turn, (self._text("handoff", turn),), handoff=True)
@@ -201,6 +239,14 @@ class FirstBot:
         reply = f"{self._text('not_understood', turn)} {self._text('offer', turn)}"
         return _decide(turn, (reply,), understood=False, offer_human=True)
 
+    def _ask_which(self, turn: _Turn, choices: tuple[str, str]) -> BotDecision:
+        """Offer the two likeliest meanings; unsure twice in a row goes to a human as before."""
+        if turn.ctx.failed_turns >= 1:
+            return self._not_understood(turn)
+        first, second = (_CHOICE_TEXTS[name][turn.language] for name in choices)
+        reply = _TEXTS["ask_which"][turn.language].format(first=first, second=second)
+        return _decide(turn, (reply,), understood=False)
+
     def _greeting(self, turn: _Turn) -> str:
         """Greet by name when known; welcome back a returning customer."""
         name = call_name(turn.ctx.customer_name)
@@ -215,6 +261,33 @@ class FirstBot:
     def _text(self, key: str, turn: _Turn, *, name: str = "") -> str:
         """One canned reply in the turn's language."""
         return _TEXTS[key][turn.language].format(business=self._business, name=name)
+
+
+def _choices(turn: _Turn) -> tuple[str, str] | None:
+    """The two intents to ask about, or None when the bot should act (or admit it is lost).
+
+    Asked when the top intent would change something but is below ASK_BELOW, or when the
+    top is out_of_scope but such an intent comes close. One candidate is paired with talking
+    to a person; social intents (greet, thank, yes/no) are never worth a question.
+    """
+    if turn.intent in _CHOICE_TEXTS and turn.confidence >= ASK_BELOW:
+        return None
+    if turn.intent not in _CHOICE_TEXTS and turn.intent != OUT_OF_SCOPE:
+        return None
+    names = [turn.intent] if turn.intent in _CHOICE_TEXTS else []
+    names += [
+        score.name
+        for score in turn.ranking
+        if score.name in _CHOICE_TEXTS
+        and score.confidence >= _CHOICE_FLOOR
+        and score.name not in names
+    ]
+    names = names[:_MAX_CHOICES]
+    if names == ["request_human"] or not names:
+        return None  # nothing to choose between: act, or say it was not understood
+    if len(names) == 1:
+        names.append("request_human")
+    return names[0], names[1]
 
 
 def call_name(display_name: str | None) -> str | None:

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from channels.base import ChannelAdapter, DeliveryError, DeliveryReceipt, OutboundMessage
+from channels.file_links import FileLinks
+from channels.outbound_files import MissingFile, load_files
 from conversations.metrics import EngineMetrics
 from conversations.ratelimit import Pacer, PerChatSpacing
 from conversations.reply_context import reply_context
@@ -59,8 +61,12 @@ class Dispatcher:
         poll_seconds: float,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        file_links: FileLinks | None = None,
     ) -> None:
         self.db = db
+        # Signed download links for the files of a message; without them, channels that need
+        # a URL (MMS, a link in the text) fail those messages with a clear reason.
+        self.file_links = file_links
         self.adapters = adapters
         self.metrics = metrics
         self.max_attempts = max_attempts
@@ -141,6 +147,13 @@ class Dispatcher:
             # Blocked before any API call: the customer said STOP (or the provider told us).
             await self._fail(message, f"the customer opted out of {message.channel}")
             return True
+        try:
+            files = await load_files(
+                self.db, message.attachments, links=self.file_links, now=self.clock()
+            )
+        except MissingFile as exc:
+            await self._fail(message, str(exc), code="file_missing")
+            return True
         outbound = OutboundMessage(
             message_id=message.id,
             channel=message.channel,
@@ -151,6 +164,7 @@ class Dispatcher:
             ),
             author_name=message.author_name,
             metadata={"author_type": message.author_type},
+            files=files,
         )
         if spacing := self._per_chat.get(message.channel):
             await spacing.wait(identity.external_id)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import InboundEvent
 from conversations.bot import BotContext, BotDecision, FirstBot
+from conversations.flows.runner import FlowRunner, FlowTurn
 from conversations.hours import BusinessHours
 from conversations.triggers import after_hours_note, handoff_reason
 from crm_core import csat, customers, timeline
@@ -28,6 +29,7 @@ from crm_core.db import Database
 from crm_core.enums import ConversationStatus, Direction, InboxStatus, MessageStatus
 from crm_core.models import Conversation, Customer, InboxEvent, Message
 from crm_core.types import new_id, utcnow
+from nlu.types import ParseResult
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +53,29 @@ class ConversationEngine:
         region: str,
         hours: BusinessHours | None = None,
         clock: Callable[[], datetime] = utcnow,
+        skill_map: Mapping[str, str] | None = None,
+        flows: FlowRunner | None = None,
     ) -> None:
         self.db = db
         self.bot = bot
         self.region = region
         self.hours = hours or BusinessHours(windows={}, zone=ZoneInfo("UTC"))
         self.clock = clock
+        self.skill_map = dict(skill_map or {})  # handoff reason -> skill agents are routed by
+        self.flows = flows  # the dialogues (booking, complaint...); None: the FirstBot alone
 
-    async def process(self, inbox_id: str) -> Outcome:
-        """Idempotent: an event already processed is skipped, so redelivery is harmless."""
+    async def process(self, inbox_id: str, *, parsed: ParseResult | None = None) -> Outcome:
+        """Idempotent: an event already processed is skipped, so redelivery is harmless.
+
+        `parsed`: the event's text already through NLU (the worker does it before this
+        transaction, so a Rasa round trip never holds database locks).
+        """
         async with self.db.transaction() as session:
             row = await self._claim(session, inbox_id)
             if row is None:
                 return Outcome(processed=False)
             event = InboundEvent.model_validate(row.event)
-            outcome = await self._handle(session, event)
+            outcome = await self._handle(session, event, parsed)
             row.status = InboxStatus.PROCESSED.value
             row.processed_at = utcnow()
             row.attempts += 1
@@ -91,7 +101,9 @@ class ConversationEngine:
             return None
         return row
 
-    async def _handle(self, session: AsyncSession, event: InboundEvent) -> Outcome:
+    async def _handle(
+        self, session: AsyncSession, event: InboundEvent, parsed: ParseResult | None = None
+    ) -> Outcome:
         resolved = await customers.resolve_identity(
             session,
             channel=event.channel,
@@ -131,14 +143,37 @@ class ConversationEngine:
             event = event.model_copy(update={"kind": "message", "meta": meta})
         conversation = await self._conversation(session, event, resolved)
         decision = None
+        turn: FlowTurn | None = None
         if _bot_may_answer(event) and conversation.status == ConversationStatus.BOT.value:
             # Otherwise a human owns it (or it waits for one): the bot stays silent.
-            context = _context(event, customer, conversation, returning=returning)
-            decision = self.bot.decide(context)
+            if self.flows is not None:
+                turn = await self.flows.begin(
+                    session,
+                    customer=customer,
+                    conversation=conversation,
+                    identity=resolved.identity,
+                    text=event.text,
+                    parsed=parsed,
+                    occurred_at=_aware(event.occurred_at),
+                    now=self.clock(),
+                )
+            if turn is not None and turn.step is not None:
+                decision = self._flow_decision(turn)
+            else:
+                context = _context(
+                    event, customer, conversation, returning=returning, parsed=parsed
+                )
+                decision = self.bot.decide(context)
+                if turn is not None and turn.note:
+                    decision = replace(decision, replies=(turn.note, *decision.replies))
         if not await _log_inbound(session, self.db, conversation, event, decision):
             return Outcome(processed=True)
+        if turn is not None and decision is not None and self.flows is not None:
+            decision = await self._finish_flow(turn, decision, customer, text=event.text)
         customer.last_seen_at = utcnow()
         self._record_kind(session, event, resolved, conversation)
+        if conversation.snoozed_until is not None:
+            _end_snooze(session, conversation)
         if decision is None:
             return Outcome(processed=True)
         return self._apply(session, conversation, customer, decision, text=event.text)
@@ -225,6 +260,41 @@ class ConversationEngine:
                 data={"channel": event.channel, "reason": event.automated},
             )
 
+    def _flow_decision(self, turn: FlowTurn) -> BotDecision:
+        """The dialogue's step as the bot's decision (intent logged, handoff, replies)."""
+        step = turn.step
+        assert step is not None
+        replies = list(step.replies)
+        if step.handoff and not replies:
+            replies = [self.bot.handoff_text(turn.ctx.language)]
+        if turn.note:
+            replies.insert(0, turn.note)
+        return BotDecision(
+            replies=tuple(replies),
+            language=turn.ctx.language,
+            intent=step.intent or turn.ctx.intent,
+            confidence=turn.ctx.confidence,
+            understood=True,
+            offer_human=step.offer_human,
+            handoff=bool(step.handoff),
+            sentiment_handled=turn.complaint,
+            handoff_reason=step.handoff if step.handoff != "request_human" else None,
+        )
+
+    async def _finish_flow(
+        self, turn: FlowTurn, decision: BotDecision, customer: Customer, *, text: str
+    ) -> BotDecision:
+        """Apply the dialogue's effects in this transaction; a trigger (VIP, an upset
+        customer) that hands the turn to a person cancels them, as it overrides the answer."""
+        assert self.flows is not None
+        triggered = handoff_reason(decision, text=text, tags=list(customer.tags))
+        overridden = bool(triggered) and not decision.handoff
+        step = await self.flows.finish(turn, overridden=overridden)
+        if step is None or overridden:
+            return decision
+        turn.step = step
+        return self._flow_decision(turn)
+
     def _apply(
         self,
         session: AsyncSession,
@@ -242,6 +312,9 @@ class ConversationEngine:
         state["failed_turns"] = 0 if decision.understood else int(state.get("failed_turns", 0)) + 1
         conversation.bot_state = state
         reason = handoff_reason(decision, text=text, tags=list(customer.tags))
+        if reason and "flow" in state:
+            # A person takes over: a dialogue left half way must not resume behind their back.
+            conversation.bot_state = {k: v for k, v in state.items() if k != "flow"}
         replies = list(decision.replies)
         if reason and not decision.handoff:
             replies = [self.bot.handoff_text(decision.language)]  # a trigger overrides the answer
@@ -258,7 +331,28 @@ class ConversationEngine:
                 actor_type="bot",
                 reason=reason,
             )
+            conversation.skill = self.skill_map.get(reason) or self.skill_map.get(
+                reason.removeprefix("intent:")
+            )
         return Outcome(processed=True, replies=int(bool(replies)))
+
+
+def _aware(at: datetime) -> datetime:
+    """Stored instants are UTC; a naive one (SQLite JSON round trip) is read as such."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _end_snooze(session: AsyncSession, conversation: Conversation) -> None:
+    """The customer wrote again: a snoozed conversation is back in front of the agents."""
+    conversation.snoozed_until = None
+    timeline.record(
+        session,
+        customer_id=conversation.customer_id,
+        conversation_id=conversation.id,
+        kind="unsnoozed",
+        actor_type="customer",
+        data={"reason": "customer_message"},
+    )
 
 
 def _bot_may_answer(event: InboundEvent) -> bool:
@@ -272,7 +366,12 @@ def _bot_may_answer(event: InboundEvent) -> bool:
 
 
 def _context(
-    event: InboundEvent, customer: Customer, conversation: Conversation, *, returning: bool
+    event: InboundEvent,
+    customer: Customer,
+    conversation: Conversation,
+    *,
+    returning: bool,
+    parsed: ParseResult | None = None,
 ) -> BotContext:
     state: dict[str, Any] = conversation.bot_state or {}
     return BotContext(
@@ -282,6 +381,7 @@ def _context(
         preferred_language=customer.language,
         offered_human=bool(state.get("offered_human")),
         failed_turns=int(state.get("failed_turns", 0)),
+        parsed=parsed if parsed is not None and parsed.text == event.text else None,
     )
 
 

@@ -1,4 +1,8 @@
-"""Frequently asked questions the bot can answer on its own, matched by word overlap."""
+"""Frequently asked questions the bot can answer on its own, matched by word overlap.
+
+The entries live in the `faq_entries` table (see `conversations.faq_store`); the YAML format
+here is what `omnicrm faq import` reads and what the first start seeds the table with.
+"""
 
 from __future__ import annotations
 
@@ -66,29 +70,38 @@ def default_faq_path() -> Path:
 
 
 class FaqBook:
-    """All FAQ entries, with their phrasings pre-normalised for fast matching."""
+    """All FAQ entries, with their phrasings pre-normalised for fast matching.
+
+    The bot keeps one FaqBook for its lifetime; the knowledge base swaps its contents with
+    `replace_entries` when entries change, so answers follow the database without a restart.
+    """
 
     def __init__(
         self, entries: Iterable[FaqEntry], *, threshold: float = DEFAULT_THRESHOLD
     ) -> None:
-        self.entries: tuple[FaqEntry, ...] = tuple(entries)
         self._threshold = threshold
-        self._questions = tuple(
+        self.replace_entries(entries)
+
+    @property
+    def entries(self) -> tuple[FaqEntry, ...]:
+        return self._state[0]
+
+    def replace_entries(self, entries: Iterable[FaqEntry]) -> None:
+        """Swap in a new set of entries in one assignment (a search never sees half of it)."""
+        fresh = tuple(entries)
+        questions = tuple(
             _Question(entry=entry, terms=terms)
-            for entry in self.entries
+            for entry in fresh
             for phrasings in entry.questions.values()
             for text in phrasings
             if (terms := _terms(text))
         )
+        self._state: tuple[tuple[FaqEntry, ...], tuple[_Question, ...]] = (fresh, questions)
 
     @classmethod
     def load(cls, path: Path | None = None, *, threshold: float = DEFAULT_THRESHOLD) -> FaqBook:
         """Read a FAQ YAML file; without a path, the packaged demo FAQ."""
-        source = path or default_faq_path()
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-            raise ValueError(f"{source}: expected a mapping with an `entries` list")
-        return cls((_entry(raw, source=source) for raw in data["entries"]), threshold=threshold)
+        return cls(read_entries(path), threshold=threshold)
 
     def match(self, text: str) -> FaqEntry | None:
         """The entry a message asks about, or None when nothing matches well enough."""
@@ -101,11 +114,26 @@ class FaqBook:
         if not terms:
             return None
         best: FaqMatch | None = None
-        for question in self._questions:
+        for question in self._state[1]:
             score = _score(terms, question.terms)
             if score >= self._threshold and (best is None or score > best.score):
                 best = FaqMatch(entry=question.entry, score=round(score, 4))
         return best
+
+
+def read_entries(path: Path | None = None) -> list[FaqEntry]:
+    """The entries of a FAQ YAML file (the packaged one without a path); ValueError if bad."""
+    source = path or default_faq_path()
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise ValueError(f"{source}: expected a mapping with an `entries` list")
+    entries = [_entry(raw, source=source) for raw in data["entries"]]
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.id in seen:
+            raise ValueError(f"{source}: entry {entry.id!r} appears twice")
+        seen.add(entry.id)
+    return entries
 
 
 def _terms(text: str) -> frozenset[str]:
@@ -122,8 +150,9 @@ def _score(message: frozenset[str], question: frozenset[str]) -> float:
 
 def _entry(raw: Any, *, source: Path) -> FaqEntry:
     """Validate one YAML entry into a FaqEntry, naming the file and id on error."""
-    if not isinstance(raw, dict) or not raw.get("id"):
+    if not isinstance(raw, dict) or not (raw.get("id") or raw.get("key")):
         raise ValueError(f"{source}: every entry needs an id")
+    key = str(raw.get("id") or raw.get("key"))
     questions = {
         str(lang): [str(q) for q in qs] for lang, qs in (raw.get("questions") or {}).items()
     }
@@ -131,9 +160,9 @@ def _entry(raw: Any, *, source: Path) -> FaqEntry:
         str(lang): " ".join(str(a).split()) for lang, a in (raw.get("answers") or {}).items()
     }
     if not questions or not answers:
-        raise ValueError(f"{source}: entry {raw['id']!r} needs questions and answers")
+        raise ValueError(f"{source}: entry {key!r} needs questions and answers")
     return FaqEntry(
-        id=str(raw["id"]),
+        id=key,
         questions=questions,
         answers=answers,
         offer_human=bool(raw.get("offer_human", False)),

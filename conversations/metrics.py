@@ -35,3 +35,9 @@ class EngineMetrics:
         self.bus_depth = Gauge(
             "omnicrm_bus_depth", "Events waiting on the bus", registry=self.registry
         )
+        self.handoff = Counter(
+            "omnicrm_handoff_actions_total",
+            "What the handoff clock did: assigned, requeued, sla_breached, snooze_ended",
+            ["action"],
+            registry=self.registry,
+        )

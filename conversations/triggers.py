@@ -42,14 +42,18 @@ def negative(text: str) -> bool:
 
 
 def handoff_reason(decision: BotDecision, *, text: str, tags: list[str]) -> str | None:
-    """Why this turn hands off (None: the bot keeps the conversation)."""
+    """Why this turn hands off (None: the bot keeps the conversation).
+
+    A complaint is not a trigger by itself: the intake dialogue takes it and hands off at once
+    only when it is severe (conversations.flows.complaint).
+    """
     if decision.handoff:
+        if decision.handoff_reason:
+            return decision.handoff_reason
         return f"intent:{decision.intent}" if decision.understood else "not_understood"
-    if decision.intent == "complaint":
-        return "complaint"
     if VIP_TAG in {str(tag).lower() for tag in tags}:
         return "vip"
-    if negative(text):
+    if negative(text) and not decision.sentiment_handled:
         return "negative_sentiment"
     return None
 

@@ -6,15 +6,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC
 
 from sqlalchemy import select
 
+from channels.base import InboundEvent
 from conversations.bus import Bus
 from conversations.engine import ConversationEngine
 from conversations.metrics import EngineMetrics
 from crm_core.db import Database
 from crm_core.enums import InboxStatus
 from crm_core.models import InboxEvent
+from nlu.backend import NluBackend
+from nlu.types import ParseResult
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ class Worker:
         metrics: EngineMetrics,
         on_replies: Callable[[], None],
         retry_delay_s: float = 1.0,
+        nlu: NluBackend | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -40,6 +45,7 @@ class Worker:
         self.metrics = metrics
         self.on_replies = on_replies
         self.retry_delay_s = retry_delay_s
+        self.nlu = nlu
         self._recovered: set[str] = set()
 
     async def recover(self) -> int:
@@ -76,10 +82,11 @@ class Worker:
 
     async def handle(self, event_id: str) -> None:
         """Process one event; retry a few times in place, then park it as failed."""
+        parsed = await self._parse_first(event_id)
         for attempt in range(1, MAX_PROCESS_ATTEMPTS + 1):
             started = time.perf_counter()
             try:
-                outcome = await self.engine.process(event_id)
+                outcome = await self.engine.process(event_id, parsed=parsed)
             except Exception as exc:
                 self.metrics.processing_failures.inc()
                 log.exception("processing inbox event %s failed (attempt %d)", event_id, attempt)
@@ -95,8 +102,38 @@ class Worker:
             return
         self._recovered.discard(event_id)
 
+    async def _parse_first(self, event_id: str) -> ParseResult | None:
+        """Run NLU before the engine opens its transaction: with Rasa it is an HTTP call.
+
+        Only a pending customer message with text is parsed (the engine decides whether the
+        bot answers; parsing one it then ignores costs little). Any failure here just leaves
+        the parse to the bot's built-in engine.
+        """
+        if self.nlu is None:
+            return None
+        try:
+            async with self.db.reading() as session:
+                row = await session.get(InboxEvent, event_id)
+                if row is None or row.status != InboxStatus.PENDING.value:
+                    return None
+                event = InboundEvent.model_validate(row.event)
+            if not _worth_parsing(event):
+                return None
+            now = event.occurred_at
+            if now.tzinfo is None:
+                now = now.replace(tzinfo=UTC)  # stored instants are UTC
+            return await self.nlu.parse(event.text, now=now)
+        except Exception:
+            log.exception("NLU before processing inbox event %s failed", event_id)
+            return None
+
     async def _record_failure(self, event_id: str, error: str, *, give_up: bool) -> None:
         try:
             await self.engine.record_failure(event_id, error, give_up=give_up)
         except Exception:
             log.exception("could not record the failure of inbox event %s", event_id)
+
+
+def _worth_parsing(event: InboundEvent) -> bool:
+    """A message (or an opt-in keyword that may turn out to be one) with text, from a person."""
+    return event.kind in ("message", "opt_in") and bool(event.text.strip()) and not event.automated

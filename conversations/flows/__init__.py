@@ -1,0 +1,1 @@
+"""Dialogues as explicit state machines (booking, reschedule, cancel, complaint); see runner."""
