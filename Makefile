@@ -34,6 +34,7 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
 
 bench: $(STAMP_DEV)
+	$(BIN)/python -m bench.nlu
 	$(BIN)/python -m bench.pipeline $(BENCH_ARGS)
 
 clean:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -17,19 +16,27 @@ from channels.webchat import STATIC_DIR
 from handoff.console.routes import STATIC_DIR as CONSOLE_STATIC
 from handoff.console.routes import console_router
 from handoff.console.sessions import SessionSigner
-from handoff.slack import mount_slack, run_inbox, slack_configured
+from handoff.slack import mount_slack, slack_configured
 from omnicrm import __version__
 from omnicrm.api import (
     admin,
     attachments,
+    booking,
     conversation_actions,
     conversations,
     customers,
     errors,
+    exports,
+    faq,
+    files,
+    handoff_queue,
     merges,
+    metrics_api,
     nlu,
+    purchases,
     services,
     system,
+    tickets,
     webchat,
     webhooks,
 )
@@ -54,20 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.start()
         bridge = getattr(app.state, "slack", None)
         if bridge is not None:
-            runtime.tasks.append(
-                asyncio.create_task(
-                    run_inbox(
-                        runtime,
-                        bridge.client,
-                        interval_s=settings.slack_sync_seconds,
-                        wake=bridge.wake,
-                    ),
-                    name="slack-inbox",
-                )
-            )
+            await bridge.start(runtime)  # the inbox loop, and Socket Mode with SLACK_APP_TOKEN
         try:
             yield
         finally:
+            if bridge is not None:
+                await bridge.stop()
             await runtime.stop()
             await app.state.media_fetcher.close()
 
@@ -81,18 +80,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix="/api/v1")
     for module in (
         customers,
+        exports,  # before conversations: /conversations/export is not /conversations/{id}
         conversations,
         conversation_actions,
+        handoff_queue,
         attachments,
         merges,
         services,
+        booking,
+        purchases,
         nlu,
+        tickets,
+        faq,
         webchat,
         admin,
+        metrics_api,
     ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(webhooks.router)
+    app.include_router(files.router)  # GET /files/{id}: signed links, no API key
     app.include_router(system.router)
     _mount_webchat_page(app, settings)
     _mount_console(app, settings)

@@ -7,13 +7,19 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal, TextIO, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy.exc import DBAPIError
 
-from crm_core.enums import Role
+from crm_core.enums import Channel, ConversationStatus, Role
 from omnicrm import commands
 from omnicrm.settings import Settings
 
@@ -25,11 +31,21 @@ users_app = typer.Typer(help="Manage console users.", no_args_is_help=True)
 nlu_app = typer.Typer(help="Natural-language understanding tools.", no_args_is_help=True)
 telegram_app = typer.Typer(help="Telegram channel set-up.", no_args_is_help=True)
 email_app = typer.Typer(help="E-mail channel tools.", no_args_is_help=True)
+automation_app = typer.Typer(
+    help="Reminders, confirmations, receipts and no-shows.", no_args_is_help=True
+)
+faq_app = typer.Typer(help="The FAQ knowledge base the bot answers from.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Audited exports of conversations and transcripts.", no_args_is_help=True
+)
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(users_app, name="users")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(email_app, name="email")
+app.add_typer(automation_app, name="automation")
+app.add_typer(faq_app, name="faq")
+app.add_typer(export_app, name="export")
 
 T = TypeVar("T")
 RoleOption = Annotated[Role, typer.Option("--role", help="agent, supervisor or admin")]
@@ -53,6 +69,9 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         for error in exc.errors():
+            if not error["loc"]:  # a rule across settings names them itself
+                typer.echo(f"error: {error['msg'].removeprefix('Value error, ')}", err=True)
+                continue
             name = "OMNICRM_" + "_".join(str(part) for part in error["loc"]).upper()
             typer.echo(f"error: invalid setting {name}: {error['msg']}", err=True)
         raise typer.Exit(code=2) from exc
@@ -69,7 +88,7 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to bind")] = 8000,
 ) -> None:
-    """Run the web app with the in-process worker, dispatcher and (later) scheduler."""
+    """Run the web app with the in-process worker, dispatcher, handoff clock and automation."""
     settings = _settings()
     _logging(settings)
     commands.serve(settings, host=host, port=port)
@@ -141,6 +160,18 @@ def users_create(
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
     name: Annotated[str | None, typer.Option("--name", help="display name")] = None,
+    languages: Annotated[
+        str, typer.Option("--languages", help="comma-separated, e.g. 'vi,en' (empty: any)")
+    ] = "",
+    skills: Annotated[
+        str, typer.Option("--skills", help="comma-separated routing skills, e.g. 'complaints'")
+    ] = "",
+    slack_user: Annotated[
+        str | None, typer.Option("--slack-user", help="the Slack user id this agent answers as")
+    ] = None,
+    available: Annotated[
+        bool, typer.Option("--available", help="start available for round-robin assignment")
+    ] = False,
 ) -> None:
     """Create a console login (agent, supervisor or admin)."""
     if not password_stdin:
@@ -153,18 +184,136 @@ def users_create(
     settings = _settings()
     user_id = _run(
         lambda: commands.create_user(
-            settings, email=email, role=role, password=password, name=name
+            settings,
+            email=email,
+            role=role,
+            password=password,
+            name=name,
+            routing=commands.Routing(
+                languages=_labels(languages),
+                skills=_labels(skills),
+                slack_user_id=slack_user,
+                available=available,
+            ),
         )
     )
     typer.echo(f"created {role.value} {email.strip().lower()} ({user_id})")
 
 
+def _labels(text: str) -> list[str]:
+    return sorted({part.strip().lower() for part in text.split(",") if part.strip()})
+
+
+NowOption = Annotated[
+    str | None, typer.Option("--now", help="reference instant for dates, ISO-8601")
+]
+
+
+def _now(value: str | None) -> datetime | None:
+    """The --now option as an aware datetime (naive means the configured time zone)."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        typer.echo(f"error: --now {value!r} is not an ISO-8601 date/time", err=True)
+        raise typer.Exit(code=2) from exc
+
+
+def _entities(settings: Settings):  # -> nlu.entities.EntityExtractor, imported lazily
+    """The entity extractor for the configured zone and region."""
+    from nlu.entities import EntityExtractor
+
+    return EntityExtractor(timezone=settings.timezone, default_region=settings.default_region)
+
+
 @nlu_app.command("parse")
-def nlu_parse(text: Annotated[str, typer.Argument(help="the text to understand")]) -> None:
+def nlu_parse(
+    text: Annotated[str, typer.Argument(help="the text to understand")],
+    now: NowOption = None,
+) -> None:
     """Print the parse of TEXT as JSON (Rasa's /model/parse shape)."""
     from nlu import BuiltinNLU
 
-    typer.echo(json.dumps(BuiltinNLU().parse(text).to_rasa(), ensure_ascii=False, indent=2))
+    settings = _settings()
+    # A one-off command waits for the whole engine (and caches it) rather than the fast branch.
+    nlu = BuiltinNLU(
+        entities=_entities(settings),
+        default_language=settings.default_language,
+        background=False,
+    )
+    result = nlu.parse(text, now=_now(now))
+    typer.echo(json.dumps(result.to_rasa(), ensure_ascii=False, indent=2))
+
+
+@nlu_app.command("evaluate")
+def nlu_evaluate(
+    data: Annotated[Path, typer.Option("--data", help="Rasa NLU YAML to score on")],
+    train: Annotated[
+        Path | None, typer.Option("--train", help="train a fresh engine on this file first")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the scores as JSON")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="write per-example results (JSON list)")
+    ] = None,
+    embeddings: Annotated[
+        str | None,
+        typer.Option(
+            "--embeddings",
+            help="auto | always | never (default: auto; always with --train)",
+        ),
+    ] = None,
+    now: NowOption = None,
+) -> None:
+    """Score the built-in engine on FILE: intents, entities, latency (and per style)."""
+    from nlu.evaluate import evaluate_files, format_report
+
+    if embeddings not in (None, "auto", "always", "never"):
+        typer.echo("error: --embeddings must be auto, always or never", err=True)
+        raise typer.Exit(code=2)
+    for path in (data, train):
+        if path is not None and not path.is_file():
+            typer.echo(f"error: no such file: {path}", err=True)
+            raise typer.Exit(code=2)
+    settings = _settings()
+    try:
+        result = evaluate_files(
+            data,
+            train=train,
+            embeddings=embeddings or ("always" if train else "auto"),
+            entities=_entities(settings),
+            default_language=settings.default_language,
+            now=_now(now),
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    if report is not None:
+        rows = [outcome.to_json() for outcome in result.outcomes]
+        report.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(result.summary_line())
+        typer.echo(format_report(result.report))
+
+
+@nlu_app.command("export-rasa")
+def nlu_export_rasa(
+    directory: Annotated[Path, typer.Argument(help="where to write the Rasa project")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="training data (default: the shipped data)")
+    ] = None,
+) -> None:
+    """Write nlu.yml, config.yml and domain.yml so `rasa train nlu` trains on our data."""
+    from nlu.builtin import shipped_training_data
+    from nlu.rasa_yaml import read_nlu, write_rasa_project
+
+    settings = _settings()
+    training = read_nlu(data) if data else shipped_training_data()
+    written = write_rasa_project(training, directory, language=settings.default_language)
+    for path in written:
+        typer.echo(str(path))
 
 
 @telegram_app.command("set-webhook")
@@ -184,6 +333,145 @@ def email_poll(
     _logging(settings)
     count = _run(lambda: commands.poll_email(settings, once=once))
     typer.echo(f"stored {count} new mails")
+
+
+@faq_app.command("import")
+def faq_import(
+    file: Annotated[Path, typer.Argument(help="FAQ YAML (the format of conversations/faq.yml)")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="deactivate entries whose key is not in FILE")
+    ] = False,
+) -> None:
+    """Upsert FILE's entries by key and print what changed."""
+    settings = _settings()
+    counts = _run(lambda: commands.import_faq(settings, file, replace=replace))
+    typer.echo(f"faq import: {counts.summary()}")
+
+
+@automation_app.command("run-due")
+def automation_run_due(
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="the instant to act at, ISO-8601 (naive: TIMEZONE)"),
+    ] = None,
+) -> None:
+    """Queue and send what is due now (or at --now); safe from cron and to run twice."""
+    settings = _settings()
+    _logging(settings)
+    when = _now(now)
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(settings.timezone))
+    report, attempted = _run(lambda: commands.automation_run_due(settings, now=when))
+    typer.echo(f"{'kind':<20}{'queued':>8}{'skipped':>9}{'deferred':>10}{'marked':>8}")
+    for kind, queued, skipped, deferred, marked in report.rows():
+        typer.echo(f"{kind:<20}{queued:>8}{skipped:>9}{deferred:>10}{marked:>8}")
+    for outcome in report.queued:
+        typer.echo(f"queued {outcome.key} via {outcome.channel} ({outcome.message_id})")
+    typer.echo(f"queued {report.total_queued} messages; outbox attempted {attempted}")
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    JSON = "json"
+
+
+FromOption = Annotated[str, typer.Option("--from", help="first local day, YYYY-MM-DD")]
+ToOption = Annotated[str, typer.Option("--to", help="last local day (inclusive), YYYY-MM-DD")]
+FormatOption = Annotated[ExportFormat, typer.Option("--format", help="csv or json")]
+OutOption = Annotated[Path | None, typer.Option("--out", help="file to write (default stdout)")]
+ChannelOption = Annotated[Channel | None, typer.Option("--channel", help="only this channel")]
+StatusOption = Annotated[
+    ConversationStatus | None, typer.Option("--status", help="only this status")
+]
+
+
+@export_app.command("transcripts")
+def export_transcripts(
+    first: FromOption,
+    last: ToOption,
+    fmt: FormatOption = ExportFormat.CSV,
+    out: OutOption = None,
+    channel: ChannelOption = None,
+    status: StatusOption = None,
+) -> None:
+    """Conversations created on those days with every message (CSV: a row per message; JSON:
+    NDJSON, a line per conversation)."""
+    _export("transcripts", fmt, first, last, out, channel, status)
+
+
+@export_app.command("conversations")
+def export_conversations(
+    first: FromOption,
+    last: ToOption,
+    fmt: FormatOption = ExportFormat.CSV,
+    out: OutOption = None,
+    channel: ChannelOption = None,
+    status: StatusOption = None,
+) -> None:
+    """One row per conversation created on those days (CSV, or a JSON array)."""
+    _export("conversations", fmt, first, last, out, channel, status)
+
+
+def _export(
+    kind: Literal["conversations", "transcripts"],
+    fmt: ExportFormat,
+    first: str,
+    last: str,
+    out: Path | None,
+    channel: Channel | None,
+    status: ConversationStatus | None,
+) -> None:
+    settings = _settings()
+    request = commands.ExportRequest(
+        kind=kind,
+        fmt="json" if fmt is ExportFormat.JSON else "csv",
+        first=_day("--from", first),
+        last=_day("--to", last),
+        channel=channel.value if channel else None,
+        status=status.value if status else None,
+    )
+    total = _write_export(settings, request, out)
+    where = str(out) if out else "stdout"
+    typer.echo(f"exported {total} conversations ({kind}, {fmt.value}) to {where}", err=True)
+
+
+def _write_export(settings: Settings, request: commands.ExportRequest, out: Path | None) -> int:
+    """Stream to --out (via a .part file renamed at the end) or stdout, with a progress bar
+    on stderr when it is a terminal (piped output stays clean)."""
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(f"exporting {request.kind}", total=None)
+
+        def run(sink: TextIO) -> int:
+            return _run(
+                lambda: commands.export(
+                    settings,
+                    request,
+                    sink=sink,
+                    on_start=lambda total: bar.update(task, total=total),
+                    on_record=lambda: bar.advance(task),
+                )
+            )
+
+        if out is None:
+            return run(sys.stdout)
+        partial = out.with_name(out.name + ".part")
+        try:
+            with partial.open("w", encoding="utf-8", newline="") as sink:
+                total = run(sink)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(out)
+        return total
+
+
+def _day(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        typer.echo(f"error: {option} {value!r} is not a date (YYYY-MM-DD)", err=True)
+        raise typer.Exit(code=2) from exc
 
 
 def main() -> None:

@@ -4,24 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
 
 import uvicorn
+import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
+from conversations.faq_store import read_records as read_faq_records
 from crm_core import demo as demo_data
+from crm_core import faq_store
 from crm_core.auth import create_agent
 from crm_core.auth import create_api_key as new_api_key
+from crm_core.automation import AutomationRules, Report, run_due
+from crm_core.booking import BookingRules
 from crm_core.db import Database
 from crm_core.enums import Role
 from crm_core.migrate import upgrade
+from crm_core.reporting.export_audit import audit_export
+from crm_core.reporting.export_query import ExportQuery
+from crm_core.reporting.export_render import Format, Kind, render
+from crm_core.types import utcnow
 from omnicrm.runtime import Runtime
 from omnicrm.settings import Settings
 
 DEMO_AGENT_EMAIL = demo_data.DEMO_AGENT_EMAIL
 DEMO_AGENT_PASSWORD = demo_data.DEMO_AGENT_PASSWORD
+DRAIN_ROUNDS = 50  # outbox batches one `automation run-due` sends before it exits
 
 
 @contextlib.asynccontextmanager
@@ -51,7 +67,22 @@ async def migrate(settings: Settings) -> None:
 async def seed_demo(settings: Settings) -> bool:
     await migrate(settings)
     async with _database(settings) as db, db.transaction() as session:
-        return await demo_data.seed(session)
+        created = await demo_data.seed(session, BookingRules.from_settings(settings))
+        await faq_store.seed_if_empty(session, read_faq_records())  # the shipped faq.yml
+        return created
+
+
+async def import_faq(settings: Settings, path: Path, *, replace: bool) -> faq_store.ImportCounts:
+    """Upsert a FAQ YAML file into the knowledge base (running bots pick it up in seconds)."""
+    try:
+        records = read_faq_records(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from exc
+    async with _database(settings) as db, db.transaction() as session:
+        try:
+            return await faq_store.upsert(session, records, replace=replace)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
 
 
 async def create_api_key(settings: Settings, *, name: str, role: Role) -> str:
@@ -62,19 +93,42 @@ async def create_api_key(settings: Settings, *, name: str, role: Role) -> str:
     return plain
 
 
+@dataclass(frozen=True)
+class Routing:
+    """How new conversations reach this user (see handoff.assignment)."""
+
+    languages: list[str] = field(default_factory=list)
+    skills: list[str] = field(default_factory=list)
+    slack_user_id: str | None = None
+    available: bool = False
+
+
 async def create_user(
-    settings: Settings, *, email: str, role: Role, password: str, name: str | None
+    settings: Settings,
+    *,
+    email: str,
+    role: Role,
+    password: str,
+    name: str | None,
+    routing: Routing | None = None,
 ) -> str:
     if "@" not in email:
         raise CommandError("--email must be an e-mail address")
+    route = routing or Routing()
     try:
         async with _database(settings) as db, db.transaction() as session:
             agent = await create_agent(
                 session, email=email, role=role, password=password, name=name
             )
+            agent.languages = route.languages
+            agent.skills = route.skills
+            agent.slack_user_id = route.slack_user_id
+            agent.available = route.available
             return agent.id
     except IntegrityError as exc:
-        raise CommandError(f"a user with e-mail {email.strip().lower()} already exists") from exc
+        raise CommandError(
+            f"a user with e-mail {email.strip().lower()} or that Slack user already exists"
+        ) from exc
 
 
 async def prepare_demo(settings: Settings) -> str:
@@ -151,3 +205,84 @@ async def poll_email(settings: Settings, *, once: bool) -> int:
         return 0
     finally:
         await runtime.stop()
+
+
+async def automation_run_due(settings: Settings, *, now: datetime | None) -> tuple[Report, int]:
+    """One automation pass at `now`, then drain the outbox so a cron run really sends.
+
+    Returns the pass's report and how many outbox messages the drain attempted.
+    """
+    runtime = Runtime.build(settings.model_copy(update={"embedded_worker": False}))
+    try:
+        if settings.auto_migrate:
+            await upgrade(runtime.db.engine)
+        rules = AutomationRules.from_settings(settings, channels=runtime.adapters)
+        report = await run_due(runtime.db, now=now or utcnow(), rules=rules)
+        attempted = 0
+        for _ in range(DRAIN_ROUNDS):
+            done = await runtime.dispatcher.drain()
+            attempted += done
+            if not done:
+                break
+        return report, attempted
+    finally:
+        await runtime.stop()
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What `omnicrm export ...` was asked for: local days first..last, inclusive."""
+
+    kind: Kind
+    fmt: Format
+    first: date
+    last: date
+    channel: str | None = None
+    status: str | None = None
+
+
+async def export(
+    settings: Settings,
+    request: ExportRequest,
+    *,
+    sink: TextIO,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_record: Callable[[], None] = lambda: None,
+) -> int:
+    """Audit the export (actor "cli"), then stream it into `sink`; returns the conversations."""
+    if request.first > request.last:
+        raise CommandError("--from must not be after --to")
+    query = ExportQuery.local_days(
+        request.first,
+        request.last,
+        timezone=settings.timezone,
+        channel=request.channel,
+        status=request.status,
+    )
+    async with _database(settings) as db:
+        total = await audit_export(
+            db,
+            query,
+            kind=request.kind,
+            fmt=request.fmt,
+            first=request.first,
+            last=request.last,
+            actor_type="cli",
+            actor_id=_os_user(),
+        )
+        on_start(total)
+        zone = ZoneInfo(settings.timezone)
+        chunks = render(
+            db, query, kind=request.kind, fmt=request.fmt, zone=zone, on_record=on_record
+        )
+        async for chunk in chunks:
+            sink.write(chunk)
+    return total
+
+
+def _os_user() -> str | None:
+    """The login running the command: who exported, for the audit log."""
+    try:
+        return getpass.getuser()[:64]
+    except (OSError, KeyError):
+        return None

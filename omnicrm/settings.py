@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -70,9 +70,33 @@ class Settings(BaseSettings):
     slack_inbox_channel: str | None = None
     slack_api_base: str = "https://slack.com/api/"
     slack_sync_seconds: float = Field(default=1.0, gt=0)  # how often new threads/messages go out
+    slack_mask_contacts: bool = False  # show agents "+8491****678" / "l***@example.com"
+    slack_routes: str = ""  # "zalo=C0ZALO, sms=C0SMS, skill:complaints=C0CARE"; else INBOX_CHANNEL
+    slack_escalation_mention: str = "<!here>"  # who an SLA breach pings in the thread
+
+    # Handoff routing and SLA (documented in the README).
+    handoff_auto_assign: bool = True  # round-robin new handoffs among available agents
+    handoff_requeue_minutes: float = Field(default=10.0, ge=0)  # claimed, no agent reply: requeue
+    sla_first_response_minutes: float = Field(default=15.0, ge=0)  # 0 switches the SLA off
+    handoff_skill_map: str = "complaint=complaints, negative_sentiment=complaints, vip=vip"
+    handoff_agent_capacity: int = Field(default=0, ge=0)  # open conversations per agent; 0: no cap
+    handoff_tick_seconds: float = Field(default=5.0, gt=0)  # how often assignment and SLA run
+
+    # Bookings, reminders and tickets (issue 6; documented in the README).
+    booking_hours: str = "mon-sat 09:00-19:00"  # when appointments can start/end, in TIMEZONE
+    booking_slot_minutes: int = Field(default=15, ge=5, le=120)  # the booking grid
+    booking_lead_minutes: int = Field(default=60, ge=0)  # earliest start from now
+    booking_horizon_days: int = Field(default=60, ge=1, le=366)  # how far ahead one can book
+    reminder_hours: str = "24,2"  # reminders this many hours before an appointment
+    quiet_hours: str = "21:00-08:00"  # no proactive messages then (customer's local time)
+    no_show_grace_minutes: int = Field(default=30, ge=0)
+    ticket_sla_hours: str = "urgent=2, high=8, normal=24, low=72"
+    flow_timeout_minutes: float = Field(default=30.0, gt=0)  # a silent customer's flow closes
+    automation_tick_seconds: float = Field(default=30.0, gt=0)
 
     nlu_backend: Literal["builtin", "rasa"] = "builtin"
     rasa_url: str | None = None
+    rasa_timeout_seconds: float = Field(default=2.0, gt=0, le=30)  # then the built-in NLU answers
 
     # Engine tuning (documented in the README).
     worker_partitions: int = Field(default=4, ge=1, le=64)
@@ -81,6 +105,60 @@ class Settings(BaseSettings):
     max_webhook_body_bytes: int = Field(default=1_048_576, ge=1024)
     embedded_worker: bool = True
     auto_migrate: bool = True
+
+    @field_validator("handoff_skill_map")
+    @classmethod
+    def _readable_skill_map(cls, value: str) -> str:
+        from handoff.assignment import parse_skill_map
+
+        parse_skill_map(value)  # a ValueError here is reported with the setting's name
+        return value
+
+    @field_validator("business_hours", "booking_hours")
+    @classmethod
+    def _readable_hours(cls, value: str) -> str:
+        from crm_core.hours import BusinessHours
+
+        BusinessHours.parse(value, timezone="UTC")
+        return value
+
+    @field_validator("reminder_hours")
+    @classmethod
+    def _readable_reminders(cls, value: str) -> str:
+        from crm_core.automation.rules import parse_reminder_hours
+
+        parse_reminder_hours(value)
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _readable_quiet_hours(cls, value: str) -> str:
+        from crm_core.outreach import QuietHours
+
+        QuietHours.parse(value, timezone="UTC")
+        return value
+
+    @field_validator("ticket_sla_hours")
+    @classmethod
+    def _readable_sla_hours(cls, value: str) -> str:
+        from crm_core.tickets import parse_sla_hours
+
+        parse_sla_hours(value)
+        return value
+
+    @field_validator("slack_routes")
+    @classmethod
+    def _readable_slack_routes(cls, value: str) -> str:
+        from handoff.slack.routing import parse_routes
+
+        parse_routes(value, default="C0DEFAULT")
+        return value
+
+    @model_validator(mode="after")
+    def _rasa_needs_url(self) -> Settings:
+        if self.nlu_backend == "rasa" and not self.rasa_url:
+            raise ValueError("OMNICRM_NLU_BACKEND=rasa needs OMNICRM_RASA_URL")
+        return self
 
     def secret(self, name: str) -> str | None:
         """Return a secret setting's plain value, or None when unset or empty."""

@@ -16,6 +16,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# Tests want the whole NLU from the first message (a cold cache otherwise starts with the fast
+# branch and adds the embedding branch in the background).
+os.environ.setdefault("OMNICRM_NLU_BLOCKING_START", "1")
+
 from crm_core.auth import create_api_key
 from crm_core.db import Database
 from crm_core.enums import Role

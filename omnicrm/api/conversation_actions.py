@@ -6,12 +6,14 @@ They call the same service functions as the console, so ownership rules hold on 
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from crm_core.auth import Principal
 from crm_core.models import Conversation
+from crm_core.types import utcnow
 from handoff import service
 from omnicrm.api.deps import AgentDep, RuntimeDep
 from omnicrm.api.errors import ApiError
@@ -32,6 +34,13 @@ class HandoffIn(ActAs):
 
 class ReplyIn(ActAs):
     text: str = Field(min_length=1, max_length=4000, description="'note: ...' stays internal")
+
+
+class SnoozeIn(ActAs):
+    """Either an instant (`until`, ISO-8601 with offset) or a number of minutes from now."""
+
+    until: datetime | None = None
+    minutes: int | None = Field(default=None, ge=1, le=30 * 24 * 60)
 
 
 class ReplyOut(BaseModel):
@@ -87,7 +96,9 @@ async def agent_reply(
     """Reply to the customer on their channel (taking ownership); `note:` stays internal."""
     actor = await _actor(runtime, who, body.agent_id)
     try:
-        result = await service.reply(runtime.db, conversation_id, actor, text=body.text)
+        result = await service.reply(
+            runtime.db, conversation_id, actor, text=body.text, source="api"
+        )
     except service.HandoffError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
     if result.message is not None:
@@ -112,3 +123,23 @@ async def return_to_bot(
 ) -> Conversation:
     actor = await _actor(runtime, who, (body or ActAs()).agent_id)
     return await _run(service.return_to_bot(runtime.db, conversation_id, actor))
+
+
+@router.post("/{conversation_id}/snooze", response_model=ConversationOut)
+async def snooze(
+    conversation_id: str, body: SnoozeIn, who: AgentDep, runtime: RuntimeDep
+) -> Conversation:
+    """Pause SLA escalation and assignment until then; a customer message wakes it early."""
+    if (body.until is None) == (body.minutes is None):
+        raise ApiError(422, "invalid_snooze", "give exactly one of 'until' or 'minutes'")
+    until = body.until or utcnow() + timedelta(minutes=body.minutes or 0)
+    actor = await _actor(runtime, who, body.agent_id)
+    return await _run(service.snooze(runtime.db, conversation_id, actor, until=until))
+
+
+@router.post("/{conversation_id}/unsnooze", response_model=ConversationOut)
+async def unsnooze(
+    conversation_id: str, who: AgentDep, runtime: RuntimeDep, body: ActAs | None = None
+) -> Conversation:
+    actor = await _actor(runtime, who, (body or ActAs()).agent_id)
+    return await _run(service.unsnooze(runtime.db, conversation_id, actor))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 T = TypeVar("T")
 
@@ -61,6 +61,8 @@ class ConversationOut(BaseModel):
     last_message_at: datetime | None
     resolved_at: datetime | None
     csat: int | None = None
+    skill: str | None = None
+    snoozed_until: datetime | None = None
 
 
 class PurchaseOut(BaseModel):
@@ -129,8 +131,23 @@ class TimelineEventOut(BaseModel):
 
 
 class ParseIn(BaseModel):
+    """`now`: the instant dates are resolved against (default: the clock); ISO-8601, a value
+    without an offset is wall time in OMNICRM_TIMEZONE."""
+
     text: str = Field(min_length=1, max_length=5000)
     now: datetime | None = None
+
+    @field_validator("now", mode="before")
+    @classmethod
+    def _iso_8601(cls, value: Any) -> Any:
+        if value is None or isinstance(value, datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        raise ValueError("now must be an ISO-8601 date-time, e.g. 2026-11-20T10:00:00+07:00")
 
 
 class WebchatSessionIn(BaseModel):
@@ -158,6 +175,16 @@ class WebchatMessageIn(BaseModel):
     client_message_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
+class WebchatFileOut(BaseModel):
+    """A file an agent sent; `url` is a signed download link that expires."""
+
+    name: str
+    mime_type: str
+    size: int | None = None
+    kind: str
+    url: str
+
+
 class WebchatMessageOut(BaseModel):
     id: str
     direction: str
@@ -167,3 +194,4 @@ class WebchatMessageOut(BaseModel):
     status: str
     created_at: datetime
     client_message_id: str | None = None
+    attachments: list[WebchatFileOut] = []

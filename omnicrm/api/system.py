@@ -23,6 +23,7 @@ async def healthz(runtime: RuntimeDep) -> JSONResponse:
         "bus": {"kind": runtime.bus.kind, "depth": runtime.bus.depth()},
         "worker": "embedded" if runtime.tasks else "off",
         "channels": runtime.channel_states(),
+        "nlu": runtime.nlu.status(),  # {"backend", "status": builtin | rasa | fallback, ...}
     }
     return JSONResponse(body, status_code=200 if database_ok else 503)
 

@@ -9,13 +9,17 @@ from fastapi import APIRouter, Header, Query, status
 from sqlalchemy import select, update
 
 from channels import webchat
+from channels.file_links import FileLinks
 from conversations import inbox
 from crm_core.contacts import normalize_email, normalize_phone
 from crm_core.enums import Direction, MessageStatus
+from crm_core.files import file_id_of
 from crm_core.models import Conversation, Identity, Message
+from crm_core.types import utcnow
 from omnicrm.api import pagination
 from omnicrm.api.deps import RuntimeDep
 from omnicrm.api.errors import ApiError
+from omnicrm.api.files import file_links
 from omnicrm.api.schemas import (
     Page,
     WebchatContactIn,
@@ -117,11 +121,33 @@ async def poll_messages(
         rows = list((await session.execute(stmt)).scalars())
     await _mark_delivered(runtime, [m.id for m in rows if m.status == MessageStatus.SENT.value])
     next_cursor = pagination.encode(rows[-1].created_at, rows[-1].id) if rows else after
-    items = [_present(m) for m in rows]
+    links = file_links(runtime.settings)
+    items = [_present(m, links) for m in rows]
     return {"items": items, "next_cursor": next_cursor}
 
 
-def _present(message: Message) -> dict[str, object]:
+def _files(message: Message, links: FileLinks) -> list[dict[str, object]]:
+    """Stored files on the message, each with a fresh signed link (other refs are inbound
+    handles the visitor's page cannot open)."""
+    now = utcnow()
+    found: list[dict[str, object]] = []
+    for item in message.attachments or []:
+        file_id = file_id_of(str(item.get("ref", "")))
+        if file_id is None:
+            continue
+        found.append(
+            {
+                "name": str(item.get("name") or "file"),
+                "mime_type": str(item.get("mime_type") or "application/octet-stream"),
+                "size": item.get("size"),
+                "kind": str(item.get("kind") or "document"),
+                "url": links.url(file_id, now=now),
+            }
+        )
+    return found
+
+
+def _present(message: Message, links: FileLinks) -> dict[str, object]:
     client_id = None
     if message.direction == Direction.IN.value and message.external_id:
         client_id = message.external_id.split(":", 1)[1]
@@ -136,6 +162,7 @@ def _present(message: Message) -> dict[str, object]:
         else message.status,
         "created_at": message.created_at,
         "client_message_id": client_id,
+        "attachments": _files(message, links),
     }
 
 

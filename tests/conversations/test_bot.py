@@ -10,6 +10,7 @@ import pytest
 from conversations.bot import BotContext, BotDecision, FirstBot, call_name
 from conversations.faq import FaqBook
 from nlu import BuiltinNLU
+from nlu.types import IntentScore, ParseResult
 
 VI_OFFER = "Bạn có muốn gặp nhân viên tư vấn không?"
 EN_OFFER = "Would you like to talk to a staff member?"
@@ -270,3 +271,109 @@ def test_vietnamese_replies_carry_diacritics(bot: FirstBot) -> None:
     for text in texts:
         for reply in say(bot, text).replies:
             assert not reply.isascii(), reply
+
+
+def parsed(text: str, *ranking: tuple[str, float]) -> ParseResult:
+    """A parse as any backend (Rasa included) could return it."""
+    scores = tuple(IntentScore(name, confidence) for name, confidence in ranking)
+    return ParseResult(text, scores[0], scores, (), "vi")
+
+
+class RefusingNLU:
+    """Stands in for the engine when the caller already parsed: must not be asked again."""
+
+    def parse(self, text: str, **_: Any) -> ParseResult:
+        raise AssertionError(f"parsed twice: {text!r}")
+
+
+@pytest.fixture
+def given() -> FirstBot:
+    return FirstBot(nlu=RefusingNLU(), faq=FaqBook.load())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "ranking", "expected"),
+    [
+        (
+            "muốn làm lại cái hôm trước",
+            [("reschedule_appointment", 0.45), ("book_consultation", 0.35), ("greet", 0.1)],
+            "Xin lỗi, mình chưa chắc đã hiểu đúng ý bạn. Bạn muốn đổi lịch hẹn hay "
+            "đặt lịch tư vấn ạ?",
+        ),
+        (
+            "the thing from last time",
+            [("out_of_scope", 0.55), ("order_status", 0.4), ("complaint", 0.05)],
+            "Sorry, I'm not sure I understood. Would you like to check on an order or talk to "
+            "a staff member?",
+        ),
+        (
+            "lịch",
+            [("out_of_scope", 0.75), ("book_consultation", 0.75), ("cancel_appointment", 0.3)],
+            "Xin lỗi, mình chưa chắc đã hiểu đúng ý bạn. Bạn muốn đặt lịch tư vấn hay "
+            "hủy lịch hẹn ạ?",
+        ),
+    ],
+)
+def test_low_confidence_asks_which_instead_of_guessing(
+    given: FirstBot, text: str, ranking: list[tuple[str, float]], expected: str
+) -> None:
+    decision = given.decide(replace(NEW, text=text, parsed=parsed(text, *ranking)))
+    assert decision.replies == (expected,)
+    assert (decision.understood, decision.offer_human, decision.handoff) == (False, False, False)
+    assert decision.intent == ranking[0][0]
+
+
+def test_unsure_twice_in_a_row_goes_to_a_human(given: FirstBot) -> None:
+    text = "muốn làm lại cái hôm trước"
+    unsure = parsed(text, ("reschedule_appointment", 0.45), ("book_consultation", 0.35))
+    decision = given.decide(replace(NEW, text=text, parsed=unsure, failed_turns=1))
+    assert decision.handoff and not decision.understood
+    assert "nhân viên tư vấn" in decision.replies[0]
+
+
+@pytest.mark.parametrize(
+    ("ranking", "intent", "handoff"),
+    [
+        ([("request_human", 0.9), ("complaint", 0.05)], "request_human", True),
+        ([("book_consultation", 0.61), ("pricing", 0.3)], "book_consultation", False),
+    ],
+)
+def test_confident_intents_are_acted_on(
+    given: FirstBot, ranking: list[tuple[str, float]], intent: str, handoff: bool
+) -> None:
+    decision = given.decide(replace(NEW, text="abc xyz", parsed=parsed("abc xyz", *ranking)))
+    assert (decision.intent, decision.understood, decision.handoff) == (intent, True, handoff)
+
+
+@pytest.mark.parametrize(
+    "ranking",
+    [
+        [("out_of_scope", 0.9), ("pricing", 0.05)],  # nothing close: say so, offer a human
+        [("out_of_scope", 0.6), ("greet", 0.4)],  # social intents are not worth a question
+        [("out_of_scope", 0.6), ("request_human", 0.3)],  # the offer already covers it
+    ],
+)
+def test_nothing_to_choose_between_is_not_understood(
+    given: FirstBot, ranking: list[tuple[str, float]]
+) -> None:
+    decision = given.decide(replace(NEW, text="abc xyz", parsed=parsed("abc xyz", *ranking)))
+    assert decision.replies == (f"Xin lỗi, mình chưa hiểu ý bạn. {VI_OFFER}",)
+    assert decision.offer_human and not decision.understood
+
+
+def test_a_low_confidence_thank_you_is_still_thanked(given: FirstBot) -> None:
+    text = "cam on nha"
+    decision = given.decide(replace(NEW, text=text, parsed=parsed(text, ("thank", 0.4))))
+    assert decision.intent == "thank" and decision.understood
+
+
+def test_faq_answer_still_wins_over_an_unsure_intent(given: FirstBot) -> None:
+    text = "giờ mở cửa"
+    unsure = parsed(text, ("pricing", 0.4), ("book_consultation", 0.3))
+    decision = given.decide(replace(NEW, text=text, parsed=unsure))
+    assert decision.intent == "faq/opening_hours" and decision.understood
+
+
+def test_greeting_with_a_question_gets_the_answer(bot: FirstBot) -> None:
+    decision = say(bot, "hi, is there parking")
+    assert decision.intent == "faq/parking" and "Motorbike parking" in decision.replies[0]

@@ -123,3 +123,23 @@ def test_load_rejects_entry_without_answers(tmp_path: Path) -> None:
     path.write_text("entries:\n  - id: x\n    questions: {vi: [a]}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="'x'"):
         FaqBook.load(path)
+
+
+def test_replace_entries_changes_answers_in_place(faq: FaqBook) -> None:
+    book = FaqBook(faq.entries)
+    held = book  # what the bot keeps
+    assert held.match("gio mo cua") is not None
+    pets = FaqEntry(id="pets", questions={"vi": ["thú cưng"]}, answers={"vi": "Không ạ."})
+    book.replace_entries([pets])
+    assert held.match("giờ mở cửa") is None
+    found = held.match("cho mang thu cung khong")
+    assert found is not None and found.id == "pets"
+    assert held.entries == (pets,)
+
+
+def test_load_rejects_a_key_given_twice(tmp_path: Path) -> None:
+    path = tmp_path / "faq.yml"
+    entry = "  - id: x\n    questions: {vi: [a]}\n    answers: {vi: b}\n"
+    path.write_text("entries:\n" + entry + entry, encoding="utf-8")
+    with pytest.raises(ValueError, match="twice"):
+        FaqBook.load(path)

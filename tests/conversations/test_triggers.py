@@ -13,7 +13,13 @@ from conversations.triggers import after_hours_note, handoff_reason, negative
 HOURS = BusinessHours.parse("mon-fri 08:00-18:00; sat 08:00-12:00", timezone="Asia/Ho_Chi_Minh")
 
 
-def decision(intent: str = "faq/hours", *, handoff: bool = False, understood: bool = True):
+def decision(
+    intent: str = "faq/hours",
+    *,
+    handoff: bool = False,
+    understood: bool = True,
+    sentiment_handled: bool = False,
+):
     return BotDecision(
         replies=("..",),
         language="vi",
@@ -22,6 +28,7 @@ def decision(intent: str = "faq/hours", *, handoff: bool = False, understood: bo
         understood=understood,
         offer_human=False,
         handoff=handoff,
+        sentiment_handled=sentiment_handled,
     )
 
 
@@ -31,7 +38,18 @@ def decision(intent: str = "faq/hours", *, handoff: bool = False, understood: bo
         (decision(), "giờ mở cửa", [], None),
         (decision("request_human", handoff=True), "gặp nhân viên", [], "intent:request_human"),
         (decision("out_of_scope", handoff=True, understood=False), "???", [], "not_understood"),
-        (decision("complaint"), "tôi muốn khiếu nại", [], "complaint"),
+        # A complaint goes through intake (conversations/flows/complaint.py); only a severe
+        # one hands off, as the dialogue's own handoff.
+        (decision("complaint"), "tôi muốn khiếu nại", [], None),
+        (decision("complaint", handoff=True), "dị ứng, sưng mặt", [], "intent:complaint"),
+        (
+            BotDecision(("..",), "vi", "complaint", 0.9, True, False, True, True, "complaint"),
+            "dị ứng, sưng mặt",
+            [],
+            "complaint",
+        ),
+        (decision("complaint", sentiment_handled=True), "dịch vụ quá tệ", [], None),
+        (decision("complaint", sentiment_handled=True), "quá tệ", ["vip"], "vip"),
         (decision(), "giờ mở cửa", ["VIP"], "vip"),
         (decision(), "dịch vụ quá tệ, thất vọng", [], "negative_sentiment"),
         (decision(), "dich vu qua te", [], "negative_sentiment"),

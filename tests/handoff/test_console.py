@@ -49,7 +49,7 @@ async def test_login_then_read_a_transcript(harness: Harness, fake_telegram: Fak
     assert page.status_code == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt; xin chào" in page.text
     assert "<script>alert(1)" not in page.text
-    assert "message_received" in page.text and "greet" in page.text
+    assert "conversation opened on telegram" in page.text and "greet" in page.text
 
 
 async def test_forged_or_expired_cookie_is_not_a_session() -> None:

@@ -17,6 +17,7 @@ import pytest
 from crm_core.auth import create_agent
 from crm_core.enums import Role
 from crm_core.models import Conversation, Message, TimelineEvent
+from handoff.slack import card as cards
 from handoff.slack import format as fmt
 from handoff.slack.events import agent_message
 from tests.conftest import Harness, make_settings, running_app
@@ -92,13 +93,67 @@ class Slacked:
             "/webhooks/slack/interactions", content=body, headers=headers
         )
 
+    async def command(self, text: str, *, user: str = "U0MAI0001") -> httpx.Response:
+        """`/omnicrm <text>` as Slack posts it: a signed form body to the events URL."""
+        form = {
+            "token": "legacy",
+            "team_id": "T0TEAM001",
+            "team_domain": "spa",
+            "channel_id": INBOX,
+            "channel_name": "inbox",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/omnicrm",
+            "text": text,
+            "api_app_id": "A0APP0001",
+            "is_enterprise_install": "false",
+            "response_url": f"{self.slack.url}/commands/T0TEAM001/1/abc",
+            "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        }
+        body = urlencode(form).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
+        return await self.app.client.post("/webhooks/slack/events", content=body, headers=headers)
+
+    async def select(
+        self, action_id: str, value: str, user: str, *, channel: str = INBOX
+    ) -> httpx.Response:
+        """A static_select choice on the card, as block_actions carries it."""
+        parent = self.parent_ts()
+        option = {"text": {"type": "plain_text", "text": value}, "value": value}
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "team_id": "T0TEAM001"},
+            "team": {"id": "T0TEAM001"},
+            "api_app_id": "A0APP0001",
+            "container": {"type": "message", "message_ts": parent, "channel_id": channel},
+            "channel": {"id": channel},
+            "message": {"ts": parent, "type": "message"},
+            "trigger_id": "1.2.3",
+            "actions": [
+                {
+                    "type": "static_select",
+                    "action_id": action_id,
+                    "block_id": "omnicrm_actions",
+                    "selected_option": option,
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
+        return await self.app.client.post(
+            "/webhooks/slack/interactions", content=body, headers=headers
+        )
+
     def parent_ts(self) -> str:
         """The card's `ts`, as the thread replies under it name it."""
         replies = [p for p in self.slack.of("chat.postMessage") if p.get("thread_ts")]
         return str(replies[0]["thread_ts"])
 
 
-def reply_event(thread_ts: str, text: str, *, user: str = "U0MAI0001", ts: str = "") -> Any:
+def reply_event(
+    thread_ts: str, text: str, *, user: str = "U0MAI0001", ts: str = "", channel: str = INBOX
+) -> Any:
     """A human's thread reply as Slack's GenericMessageEvent carries it."""
     return {
         "type": "message",
@@ -107,7 +162,7 @@ def reply_event(thread_ts: str, text: str, *, user: str = "U0MAI0001", ts: str =
         "ts": ts or f"{time.time():.6f}",
         "thread_ts": thread_ts,
         "parent_user_id": BOT_USER_ID,
-        "channel": INBOX,
+        "channel": channel,
         "channel_type": "channel",
         "client_msg_id": "6c1f1d8e-0000-4000-8000-000000000001",
     }
@@ -124,7 +179,9 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 
 
 @asynccontextmanager
-async def slack_app(database_url: str, telegram: FakeTelegram, slack: FakeSlack) -> Any:
+async def slack_app(
+    database_url: str, telegram: FakeTelegram, slack: FakeSlack, **overrides: Any
+) -> Any:
     """The app as users run it: create_app mounts the Slack webhooks and runs the inbox."""
     settings = make_settings(
         database_url,
@@ -134,6 +191,7 @@ async def slack_app(database_url: str, telegram: FakeTelegram, slack: FakeSlack)
         slack_inbox_channel=INBOX,
         slack_api_base=slack.url + "/",
         slack_sync_seconds=0.1,
+        **overrides,
     )
     async with running_app(settings) as harness:
         yield Slacked(harness, slack)
@@ -162,7 +220,9 @@ async def env(
         yield running
 
 
-async def _hand_off(env: Slacked, telegram: FakeTelegram) -> tuple[str, str]:
+async def hand_off(
+    env: Slacked, telegram: FakeTelegram, *, channel: str = INBOX
+) -> tuple[str, str]:
     """A Telegram customer asks for a human; returns (conversation id, thread ts)."""
     await env.app.telegram(updates.text_update(710001, "cho mình gặp nhân viên"))
     await telegram.wait_for_sent(1)
@@ -173,11 +233,11 @@ async def _hand_off(env: Slacked, telegram: FakeTelegram) -> tuple[str, str]:
     await env.slack.wait_for("chat.postMessage", 2)
     [card] = env.slack.posts()
     thread_ts = next(p["thread_ts"] for p in env.slack.of("chat.postMessage") if "thread_ts" in p)
-    assert card["channel"] == INBOX
+    assert card["channel"] == channel
     return conversation["id"], thread_ts
 
 
-async def _status(env: Slacked, conversation_id: str) -> str:
+async def status_of(env: Slacked, conversation_id: str) -> str:
     async with env.app.runtime.db.reading() as session:
         conversation = await session.get(Conversation, conversation_id)
         assert conversation is not None
@@ -187,14 +247,22 @@ async def _status(env: Slacked, conversation_id: str) -> str:
 async def test_a_handoff_opens_one_thread_with_card_and_transcript(
     env: Slacked, fake_telegram: FakeTelegram
 ) -> None:
-    conversation_id, thread_ts = await _hand_off(env, fake_telegram)
+    conversation_id, thread_ts = await hand_off(env, fake_telegram)
     [card] = env.slack.posts()
     assert "Lan" in card["text"]
     buttons = [
         b for block in card["blocks"] if block["type"] == "actions" for b in block["elements"]
     ]
-    assert {b["action_id"] for b in buttons} == {fmt.CLAIM, fmt.RESOLVE, fmt.RETURN}
-    assert {b["value"] for b in buttons} == {conversation_id}
+    assert {b["action_id"] for b in buttons} == {
+        cards.CLAIM,
+        cards.RESOLVE,
+        cards.RETURN,
+        cards.SNOOZE,
+    }
+    assert {b["value"] for b in buttons if b["type"] == "button"} == {conversation_id}
+    [menu] = [b for b in buttons if b["type"] == "static_select"]
+    values = [option["value"] for option in menu["options"]]
+    assert values == [f"{conversation_id}|{d}" for d in ("30m", "1h", "4h", "tomorrow")]
     card_text = json.dumps(card["blocks"], ensure_ascii=False)
     assert "telegram" in card_text and "Lifetime value" in card_text
     [transcript] = env.slack.posts(thread_ts=thread_ts)
@@ -214,7 +282,7 @@ async def test_a_handoff_opens_one_thread_with_card_and_transcript(
 async def test_an_agent_thread_reply_reaches_the_customer_once(
     env: Slacked, fake_telegram: FakeTelegram
 ) -> None:
-    conversation_id, thread_ts = await _hand_off(env, fake_telegram)
+    conversation_id, thread_ts = await hand_off(env, fake_telegram)
     event = reply_event(thread_ts, "Chào chị &amp; xem <https://spa.vn/gia|bảng giá> ạ")
     first = await env.event(event, event_id="Ev0REPLY01")
     assert first.status_code == 200
@@ -225,7 +293,7 @@ async def test_an_agent_thread_reply_reaches_the_customer_once(
     await env.app.settle()
     await asyncio.sleep(0.4)
     assert len(fake_telegram.sent()) == 2
-    assert await _status(env, conversation_id) == "agent"
+    assert await status_of(env, conversation_id) == "agent"
     assert await env.app.count(Message, direction="out", author_type="agent") == 1
 
     note = reply_event(thread_ts, "note: khách VIP", ts="1795000500.000100")
@@ -241,7 +309,7 @@ async def test_an_agent_thread_reply_reaches_the_customer_once(
 async def test_echoes_edits_top_level_and_unsigned_requests_change_nothing(
     env: Slacked, fake_telegram: FakeTelegram
 ) -> None:
-    _, thread_ts = await _hand_off(env, fake_telegram)
+    _, thread_ts = await hand_off(env, fake_telegram)
     echo = {**reply_event(thread_ts, "echo"), "user": BOT_USER_ID, "bot_id": BOT_ID}
     other_bot = {**reply_event(thread_ts, "other bot"), "bot_id": "B0OTHER01"}
     edited = {
@@ -275,10 +343,10 @@ async def test_echoes_edits_top_level_and_unsigned_requests_change_nothing(
 async def test_two_claims_at_once_have_one_winner(
     env: Slacked, fake_telegram: FakeTelegram
 ) -> None:
-    conversation_id, _ = await _hand_off(env, fake_telegram)
+    conversation_id, _ = await hand_off(env, fake_telegram)
     answers = await asyncio.gather(
-        env.click(fmt.CLAIM, conversation_id, "U0MAI0001"),
-        env.click(fmt.CLAIM, conversation_id, "U0HUNG001"),
+        env.click(cards.CLAIM, conversation_id, "U0MAI0001"),
+        env.click(cards.CLAIM, conversation_id, "U0HUNG001"),
     )
     assert [a.status_code for a in answers] == [200, 200]
     [update] = await env.slack.wait_for("chat.update", 1)
@@ -286,23 +354,23 @@ async def test_two_claims_at_once_have_one_winner(
     assert "already claimed" in lost["text"]
     winner = "Mai" if lost["user"] == "U0HUNG001" else "Hung"
     assert f"claimed by {winner}" in json.dumps(update["blocks"])
-    assert await _status(env, conversation_id) == "agent"
+    assert await status_of(env, conversation_id) == "agent"
     assert await env.app.count(TimelineEvent, kind="claimed") == 1
 
 
 async def test_the_resolve_button_resolves_and_surveys_the_customer(
     env: Slacked, fake_telegram: FakeTelegram
 ) -> None:
-    conversation_id, _ = await _hand_off(env, fake_telegram)
-    assert (await env.click(fmt.CLAIM, conversation_id, "U0GUEST01")).status_code == 200
+    conversation_id, _ = await hand_off(env, fake_telegram)
+    assert (await env.click(cards.CLAIM, conversation_id, "U0GUEST01")).status_code == 200
     await env.slack.wait_for("chat.update", 1)
-    assert (await env.click(fmt.RESOLVE, conversation_id, "U0MAI0001")).status_code == 200
+    assert (await env.click(cards.RESOLVE, conversation_id, "U0MAI0001")).status_code == 200
     [_, resolved] = await env.slack.wait_for("chat.update", 2)
     assert "resolved by Mai" in json.dumps(resolved["blocks"])
     assert not [b for b in resolved["blocks"] if b["type"] == "actions"]
     sent = await fake_telegram.wait_for_sent(2)
     assert "1" in sent[-1]["text"] and "5" in sent[-1]["text"]  # the 1-5 CSAT question
-    assert await _status(env, conversation_id) == "resolved"
+    assert await status_of(env, conversation_id) == "resolved"
     claimed = await env.app.count(TimelineEvent, kind="claimed", actor_type="slack")
     assert claimed == 1  # a Slack user with no console account acts as themselves
 
@@ -328,17 +396,17 @@ def test_customer_text_cannot_ping_or_link() -> None:
 
 def test_the_message_filter_without_event_id_falls_back_to_ts() -> None:
     body = {"event": reply_event("1.1", "x", ts="2.2")}
-    found = agent_message(body, inbox_channel=INBOX, bot_user_id=BOT_USER_ID)
+    found = agent_message(body, channels={INBOX}, bot_user_id=BOT_USER_ID)
     assert found is not None and found.event_id == "ts:2.2"
     elsewhere = {"event": {**reply_event("1.1", "x"), "channel": "C0OTHER"}}
-    assert agent_message(elsewhere, inbox_channel=INBOX, bot_user_id=BOT_USER_ID) is None
+    assert agent_message(elsewhere, channels={INBOX}, bot_user_id=BOT_USER_ID) is None
 
 
 async def test_a_restart_posts_nothing_twice(
     database_url: str, fake_telegram: FakeTelegram, fake_slack: FakeSlack
 ) -> None:
     async with slack_app(database_url, fake_telegram, fake_slack) as first:
-        _, thread_ts = await _hand_off(first, fake_telegram)
+        _, thread_ts = await hand_off(first, fake_telegram)
         await first.app.telegram(updates.text_update(710009, "còn đó không?"))
         await first.app.settle()
         await fake_slack.wait_for("chat.postMessage", 3)
