@@ -16,10 +16,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from crm_core.text import fold
 from crm_core.types import UTCDateTime, new_id, utcnow
 
 
@@ -62,6 +64,8 @@ class Customer(Base):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, nullable=False)
     last_seen_at: Mapped[datetime | None] = mapped_column()
+    # Set by a data-subject erasure: the row stays as a PII-free record (ids and counts only).
+    erased_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (Index("ix_customers_created_at_id", "created_at", "id"),)
 
@@ -148,6 +152,10 @@ class Conversation(Base):
         Index("ix_conversations_customer_id_status", "customer_id", "status"),
         Index("ix_conversations_identity_id_status", "identity_id", "status"),
         Index("ix_conversations_status_updated_at", "status", "updated_at"),
+        # The console list pages newest first by (updated_at, id), optionally per channel/agent.
+        Index("ix_conversations_updated_at_id", "updated_at", "id"),
+        Index("ix_conversations_channel_updated_at", "channel", "updated_at"),
+        Index("ix_conversations_assigned_agent_id_updated_at", "assigned_agent_id", "updated_at"),
     )
 
 
@@ -169,6 +177,8 @@ class Message(Base):
     author_id: Mapped[str | None] = mapped_column(String(64))
     author_name: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    # `text` folded (lower case, no Vietnamese marks) so "dat lich" finds "đặt lịch".
+    search_text: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list[Any]] = mapped_column(default=list, nullable=False)
     status: Mapped[str] = mapped_column(String(10), nullable=False)
     external_id: Mapped[str | None] = mapped_column(String(255))
@@ -188,6 +198,13 @@ class Message(Base):
         Index("ix_messages_created_at_id", "created_at", "id"),
         Index("ix_messages_status_next_attempt_at", "status", "next_attempt_at"),
     )
+
+
+@event.listens_for(Message, "before_insert")
+@event.listens_for(Message, "before_update")
+def _fold_for_search(_mapper: object, _connection: object, message: Message) -> None:
+    """Keep `search_text` in step with `text` on every ORM write."""
+    message.search_text = fold(message.text or "")
 
 
 class TimelineEvent(Base):
@@ -254,6 +271,8 @@ class Agent(Base):
     skills: Mapped[list[Any]] = mapped_column(default=list, nullable=False)
     slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     last_assigned_at: Mapped[datetime | None] = mapped_column()
+    # "Log out everywhere": console sessions issued before this instant no longer count.
+    sessions_valid_after: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = _created()
 
 
@@ -426,6 +445,7 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_customer_id_created_at", "customer_id", "created_at"),
         Index("ix_tickets_status_sla_due_at", "status", "sla_due_at"),
+        Index("ix_tickets_conversation_id", "conversation_id"),
     )
 
 
@@ -567,3 +587,39 @@ class AuditLog(Base):
     created_at: Mapped[datetime] = _created()
 
     __table_args__ = (Index("ix_audit_log_created_at", "created_at"),)
+
+
+class QaReview(Base):
+    """A supervisor's quality review of one conversation: rubric scores and notes."""
+
+    __tablename__ = "qa_reviews"
+
+    id: Mapped[str] = _id()
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    reviewer_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict, nullable=False)  # item -> 0..2
+    score: Mapped[float | None] = mapped_column()  # share of the rubric's maximum, 0..1
+    notes: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class NluCorrection(Base):
+    """A bot turn a reviewer flagged as misunderstood, with the intent it should have had."""
+
+    __tablename__ = "nlu_corrections"
+
+    id: Mapped[str] = _id()
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    predicted_intent: Mapped[str | None] = mapped_column(String(64))
+    predicted_confidence: Mapped[float | None] = mapped_column()
+    correct_intent: Mapped[str] = mapped_column(String(64), nullable=False)
+    reviewer_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()

@@ -15,9 +15,11 @@ from sqlalchemy import select
 
 from crm_core.auth import authenticate_agent
 from crm_core.db import Database
-from crm_core.models import Conversation, Customer
+from crm_core.models import Agent, Conversation, Customer
+from crm_core.types import utcnow
 from handoff import assignment, service
 from handoff.console.conversation_view import ACTIONS, ERRORS, conversation_router
+from handoff.console.i18n import LANG_COOKIE, LANGUAGES, translator
 from handoff.console.live import live_router
 from handoff.console.queue_view import queue_router
 from handoff.console.sessions import COOKIE, SessionSigner
@@ -88,9 +90,8 @@ def _pages(console: Console) -> APIRouter:
         async with console.get_db(request).reading() as db_session:
             agent = await authenticate_agent(db_session, email, password)
         if agent is None:
-            return console.render(
-                request, "login.html", status_code=401, error="Wrong e-mail or password."
-            )
+            t = translator(console.language(request))
+            return console.render(request, "login.html", status_code=401, error=t("login_wrong"))
         response = RedirectResponse(LANDING, status_code=303)
         response.set_cookie(
             COOKIE,
@@ -110,6 +111,40 @@ def _pages(console: Console) -> APIRouter:
             return console.session_expired(request)
         response = RedirectResponse("/console", status_code=303)
         response.delete_cookie(COOKIE, path="/console")
+        return response
+
+    @router.post("/logout-everywhere")
+    async def logout_everywhere(
+        request: Request, csrf: Annotated[str, Form(max_length=128)]
+    ) -> Response:
+        """End every session of this user, on every device (e.g. a lost phone)."""
+        who = await console.current(request)
+        if who is None:
+            return RedirectResponse("/console", status_code=303)
+        if not console.csrf_ok(who, csrf):
+            return console.session_expired(request)
+        async with console.get_db(request).transaction() as db_session:
+            agent = await db_session.get(Agent, who.agent.id)
+            if agent is not None:
+                agent.sessions_valid_after = utcnow()
+        response = RedirectResponse("/console", status_code=303)
+        response.delete_cookie(COOKIE, path="/console")
+        return response
+
+    @router.get("/language")
+    async def language(request: Request, to: str = "vi", back: str = LANDING) -> Response:
+        """The language switcher: remembered in a cookie for a year."""
+        response = RedirectResponse(_local(back), status_code=303)
+        if to in LANGUAGES:
+            response.set_cookie(
+                LANG_COOKIE,
+                to,
+                max_age=365 * 24 * 3600,
+                httponly=True,
+                secure=console.secure_cookies,
+                samesite="lax",
+                path="/console",
+            )
         return response
 
     @router.post("/availability")

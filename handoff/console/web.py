@@ -15,8 +15,10 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from crm_core.db import Database
+from crm_core.enums import Role
 from crm_core.models import Agent
 from handoff import service
+from handoff.console.i18n import choose_language, translator
 from handoff.console.sessions import COOKIE, SessionSigner
 from handoff.console.timeline import duration, local_time
 
@@ -36,9 +38,12 @@ def templates() -> Environment:
 
 def runtime_timezone(request: Request) -> str:
     """OMNICRM_TIMEZONE of the running app (the default when the app has no runtime)."""
+    return str(_setting(request, "timezone") or DEFAULT_TIMEZONE)
+
+
+def _setting(request: Request, name: str) -> object:
     runtime = getattr(request.app.state, "runtime", None)
-    settings = getattr(runtime, "settings", None)
-    return str(getattr(settings, "timezone", None) or DEFAULT_TIMEZONE)
+    return getattr(getattr(runtime, "settings", None), name, None)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,14 @@ class Who:
 
     agent: Agent
     cookie: str
+
+    @property
+    def role(self) -> Role:
+        return Role(self.agent.role)
+
+    def at_least(self, role: Role) -> bool:
+        """True when the signed-in user's role is `role` or above (agent < supervisor < admin)."""
+        return self.role.allows(role)
 
     @property
     def actor(self) -> service.Actor:
@@ -86,7 +99,10 @@ class Console:
         **context: object,
     ) -> HTMLResponse:
         tz = self.tz(request)
+        lang = self.language(request)
         html = self.env.get_template(name).render(
+            lang=lang,
+            t=translator(lang),
             agent=who.agent if who else None,
             csrf=self.signer.csrf_token(who.cookie) if who else "",
             here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
@@ -99,10 +115,20 @@ class Console:
             headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"},
         )
 
+    def language(self, request: Request) -> str:
+        """The reader's language (switcher cookie, browser, OMNICRM_DEFAULT_LANGUAGE)."""
+        return choose_language(request, str(_setting(request, "default_language") or "vi"))
+
     def session_expired(self, request: Request) -> HTMLResponse:
-        return self.render(
-            request, "login.html", status_code=403, error="Session expired; log in again."
-        )
+        t = translator(self.language(request))
+        return self.render(request, "login.html", status_code=403, error=t("session_expired"))
+
+    def forbidden(self, request: Request, who: Who) -> HTMLResponse:
+        """403 for a signed-in user whose role is below what the page needs."""
+        return self.render(request, "forbidden.html", status_code=403, who=who)
+
+    def not_found(self, request: Request, who: Who) -> HTMLResponse:
+        return self.render(request, "missing.html", status_code=404, who=who)
 
     async def current(self, request: Request) -> Who | None:
         """The active agent behind the session cookie, or None (absent, forged, expired)."""
@@ -112,7 +138,12 @@ class Console:
             return None
         async with self.get_db(request).reading() as db_session:
             agent = await db_session.get(Agent, session.agent_id)
-        return Who(agent, cookie) if agent is not None and agent.active else None
+        if agent is None or not agent.active:
+            return None
+        cutoff = agent.sessions_valid_after
+        if cutoff is not None and session.issued_at <= int(cutoff.timestamp()):
+            return None  # logged out everywhere after this cookie was issued
+        return Who(agent, cookie)
 
     def csrf_ok(self, who: Who, token: str) -> bool:
         return self.signer.check_csrf(who.cookie, token)

@@ -30,7 +30,7 @@ async def test_login_then_read_a_transcript(harness: Harness, fake_telegram: Fak
     wrong = await harness.client.post(
         "/console/login", data={"email": "mai@example.com", "password": "nope"}
     )
-    assert wrong.status_code == 401 and "Wrong e-mail or password" in wrong.text
+    assert wrong.status_code == 401 and "Sai e-mail hoặc mật khẩu" in wrong.text
 
     login = await harness.client.post(
         "/console/login", data={"email": "MAI@example.com", "password": "s3cret-pass"}

@@ -331,12 +331,12 @@ async def test_availability_toggle_flips_the_agent(harness: Harness) -> None:
             return bool(await session.scalar(select(Agent.available).where(Agent.id == agent_id)))
 
     page = (await harness.client.get("/console/queue", cookies=who.cookies)).text
-    assert "Away" in page and 'action="/console/availability"' in page
+    assert "Vắng mặt" in page and 'action="/console/availability"' in page
     on = await post(harness, who, "/console/availability", available="1", back="/console/queue")
     assert on.status_code == 303 and on.headers["location"] == "/console/queue"
     assert await available() is True
     page = (await harness.client.get("/console/queue", cookies=who.cookies)).text
-    assert "presence-on" in page and "Available" in page
+    assert "presence-on" in page and "Sẵn sàng" in page
 
     forged = await harness.client.post(
         "/console/availability",
