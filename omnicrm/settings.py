@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     slack_api_base: str = "https://slack.com/api/"
     slack_sync_seconds: float = Field(default=1.0, gt=0)  # how often new threads/messages go out
     slack_mask_contacts: bool = False  # show agents "+8491****678" / "l***@example.com"
+    mask_contacts: bool = False  # the same for the agent role in the console and the API
     slack_routes: str = ""  # "zalo=C0ZALO, sms=C0SMS, skill:complaints=C0CARE"; else INBOX_CHANNEL
     slack_escalation_mention: str = "<!here>"  # who an SLA breach pings in the thread
 

@@ -123,6 +123,11 @@ class Console:
         t = translator(self.language(request))
         return self.render(request, "login.html", status_code=403, error=t("session_expired"))
 
+    def masks_contacts(self, request: Request, who: Who) -> bool:
+        """True when phones and e-mails are to be shown masked to this user
+        (OMNICRM_MASK_CONTACTS on, and the user is an agent)."""
+        return bool(_setting(request, "mask_contacts")) and not who.at_least(Role.SUPERVISOR)
+
     def forbidden(self, request: Request, who: Who) -> HTMLResponse:
         """403 for a signed-in user whose role is below what the page needs."""
         return self.render(request, "forbidden.html", status_code=403, who=who)

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from handoff.card import Card
-from handoff.slack.format import MAX_SECTION, escape, local_time, mask_email, mask_phone
+from handoff.masking import mask_email, mask_phone
+from handoff.slack.format import MAX_SECTION, escape, local_time
 
 CLAIM, RESOLVE, RETURN = "omnicrm_claim", "omnicrm_resolve", "omnicrm_return"
 SNOOZE, UNSNOOZE = "omnicrm_snooze", "omnicrm_unsnooze"

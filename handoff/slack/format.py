@@ -39,19 +39,6 @@ def mentioned_users(text: str) -> list[str]:
     return [m.group(1)[1:] for m in _LINK.finditer(text) if m.group(1).startswith("@")]
 
 
-def mask_phone(phone: str) -> str:
-    """`+84912345678` → `+8491****678`: enough to recognise a caller, not to dial them."""
-    if len(phone) <= 8:
-        return phone[:2] + "****"
-    return f"{phone[:5]}****{phone[-3:]}"
-
-
-def mask_email(email: str) -> str:
-    """`lan@example.com` → `l***@example.com`: the domain stays, the mailbox does not."""
-    local, at, domain = email.partition("@")
-    return f"{local[:1]}***{at}{domain}" if at else "***"
-
-
 def local_time(when: datetime, timezone: str, *, now: datetime | None = None) -> str:
     """`HH:MM` in the business time zone, with the date when it is not today."""
     zone = ZoneInfo(timezone)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from handoff import masking
 from handoff.card import Card, IdentityRef
 from handoff.slack import card as cards
-from handoff.slack import format as fmt
 from handoff.slack.app import build_bridge
 from handoff.slack.durations import snooze_until
 from handoff.slack.events import agent_message
@@ -71,9 +71,9 @@ def test_bad_snooze_durations(spec: str) -> None:
 
 
 def test_masking() -> None:
-    assert fmt.mask_phone("+84912345678") == "+8491****678"
-    assert fmt.mask_email("lan@example.com") == "l***@example.com"
-    assert fmt.mask_email("nonsense") == "***"
+    assert masking.mask_phone("+84912345678") == "+8491****678"
+    assert masking.mask_email("lan@example.com") == "l***@example.com"
+    assert masking.mask_email("nonsense") == "***"
 
 
 def _card() -> Card:
