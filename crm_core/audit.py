@@ -30,3 +30,18 @@ def audit(
     )
     session.add(entry)
     return entry
+
+
+def transcript_viewed(
+    session: AsyncSession, *, actor_type: str, actor_id: str | None, conversation_id: str, via: str
+) -> AuditLog:
+    """A transcript was read (`via`: console, print, pdf, api): who and which conversation."""
+    return audit(
+        session,
+        action="transcript_view",
+        actor_type=actor_type,
+        actor_id=actor_id,
+        object_type="conversation",
+        object_id=conversation_id,
+        data={"via": via},
+    )

@@ -1,12 +1,13 @@
-"""The conversation page: timeline with messages, customer card, and the agent's actions.
+"""The conversation page: timeline with messages, customer card, QA, and the agent's actions.
 
 Actions call the same `handoff.service` functions as Slack and the REST API, so ownership
 rules hold on every path; an error comes back on the page as a sentence, never a stack trace.
+Opening the page is audit-logged (the live fragment it polls is not: it is the same view).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -16,26 +17,43 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.audit import transcript_viewed
+from crm_core.enums import Role
 from crm_core.models import Agent, Conversation
+from crm_core.qa import corrections_in
 from crm_core.queries import transcript_of
 from crm_core.types import utcnow
 from handoff import service
 from handoff.card import Card, read_card
+from handoff.console.i18n import Translate, translator
 from handoff.console.live import conversation_fingerprint
-from handoff.console.timeline import Entry, merge
+from handoff.console.qa_view import QaPanel, allowed_intents, load_panel
+from handoff.console.timeline import Entry, Words, delivery_label, merge, status_label
 from handoff.console.web import Console, Who
+from handoff.masking import masked_card
 from handoff.times import Times, conversation_times
 
 ACTIONS = ("claim", "reply", "note", "resolve", "return-to-bot", "snooze", "unsnooze")
+# Error codes that come back as `?error=` and the phrase each is shown as.
 ERRORS = {
-    "already_claimed": "Another agent has already claimed this conversation.",
-    "illegal_transition": "That is not possible in the conversation's current state.",
-    "conflict": "That is not possible in the conversation's current state.",
-    "empty_reply": "Write something before sending.",
-    "invalid_time": "Choose when the snooze should end.",
-    "not_found": "That conversation no longer exists.",
+    "already_claimed": "conversation_error_already_claimed",
+    "illegal_transition": "conversation_error_state",
+    "conflict": "conversation_error_state",
+    "empty_reply": "conversation_error_empty",
+    "invalid_time": "conversation_error_snooze_time",
+    "not_found": "conversation_error_gone",
+    "invalid_score": "conversation_error_qa_score",
+    "unknown_item": "conversation_error_qa_score",
+    "notes_too_long": "conversation_error_qa_notes",
+    "unknown_intent": "conversation_error_intent",
+    "not_a_bot_turn": "conversation_error_not_bot_turn",
 }
-SNOOZES = (("30m", "30 min"), ("1h", "1 hour"), ("4h", "4 hours"), ("tomorrow", "tomorrow 9:00"))
+SNOOZES = (
+    ("30m", "conversation_snooze_30m"),
+    ("1h", "conversation_snooze_1h"),
+    ("4h", "conversation_snooze_4h"),
+    ("tomorrow", "conversation_snooze_tomorrow"),
+)
 MORNING = time(9, 0)
 
 
@@ -60,9 +78,18 @@ class View:
     entries: list[Entry]
     assigned_name: str | None
     version: str
+    corrections: dict[str, str] = field(default_factory=dict)  # message id -> correct intent
 
 
-async def load_view(session: AsyncSession, conversation_id: str, tz: ZoneInfo) -> View | None:
+async def load_view(
+    session: AsyncSession,
+    conversation_id: str,
+    *,
+    t: Translate,
+    tz: ZoneInfo,
+    with_corrections: bool = False,
+) -> View | None:
+    """The transcript of one conversation in the reader's language (None: no such one)."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         return None
@@ -77,9 +104,11 @@ async def load_view(session: AsyncSession, conversation_id: str, tz: ZoneInfo) -
     if ids:
         rows = await session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(ids)))
         names = {agent_id: name for agent_id, name in rows.all()}
-    entries = merge(messages, events, customer_name=card.name, agent_names=names, tz=tz)
+    words = Words(t=t, tz=tz, agent_names=names)
+    entries = merge(messages, events, customer_name=card.name, words=words)
     assigned = names.get(conversation.assigned_agent_id or "")
-    return View(conversation, card, entries, assigned, version)
+    corrections = await corrections_in(session, conversation_id) if with_corrections else {}
+    return View(conversation, card, entries, assigned, version, corrections)
 
 
 def conversation_router(console: Console) -> APIRouter:
@@ -93,14 +122,32 @@ def conversation_router(console: Console) -> APIRouter:
             if template.startswith("_"):  # a fragment: tell live.js, do not redirect it
                 return PlainTextResponse("log in first", status_code=401)
             return RedirectResponse("/console", status_code=303)
-        tz = console.tz(request)
+        t = translator(console.language(request))
+        reviewer = who.at_least(Role.SUPERVISOR)
+        full = template == "conversation.html"
         times: Times | None = None
-        async with console.get_db(request).reading() as session:
-            view = await load_view(session, conversation_id, tz)
-            if view is not None and template == "conversation.html":
+        panel: QaPanel | None = None
+        db = console.get_db(request)
+        async with db.reading() as session:
+            view = await load_view(
+                session, conversation_id, t=t, tz=console.tz(request), with_corrections=reviewer
+            )
+            if view is not None and full:
                 times = await conversation_times(session, conversation_id)
+                panel = await load_panel(session, who, view.conversation)
         if view is None:
-            return console.render(request, "missing.html", status_code=404, who=who)
+            return console.not_found(request, who)
+        if full:
+            async with db.transaction() as session:
+                transcript_viewed(
+                    session,
+                    actor_type="agent",
+                    actor_id=who.agent.id,
+                    conversation_id=conversation_id,
+                    via="console",
+                )
+        if console.masks_contacts(request, who):
+            view = replace(view, card=masked_card(view.card))
         return console.render(
             request,
             template,
@@ -110,6 +157,11 @@ def conversation_router(console: Console) -> APIRouter:
             card=view.card,
             times=times,
             snoozes=SNOOZES,
+            qa=panel,
+            reviewer=reviewer,
+            intents=allowed_intents() if reviewer else (),
+            status_word=lambda status: status_label(status, t),
+            delivery_word=lambda status: delivery_label(status, t),
             **extra,
         )
 
@@ -117,8 +169,8 @@ def conversation_router(console: Console) -> APIRouter:
     async def transcript(
         request: Request, conversation_id: str, error: str | None = None
     ) -> Response:
-        message = ERRORS.get(error or "", "That did not work.") if error else None
-        return await page(request, conversation_id, "conversation.html", error=message)
+        problem = ERRORS.get(error, "conversation_error_other") if error else None
+        return await page(request, conversation_id, "conversation.html", error=problem)
 
     @router.get("/conversations/{conversation_id}/fragment")
     async def fragment(request: Request, conversation_id: str) -> Response:
