@@ -55,6 +55,8 @@ async def merge_customers(
     source = await session.get(Customer, source_id)
     if source is None:
         raise MergeRefused("no such customer to merge")
+    if source.erased_at is not None or target.erased_at is not None:
+        raise MergeRefused("an erased customer cannot be merged")
     await session.flush()
     dropped = await _drop_duplicate_points(session, source_id, target.id)
     moved: dict[str, Any] = {"dropped_points": dropped}
@@ -106,6 +108,9 @@ async def unmerge(
         raise MergeRefused("no such merge")
     if record.unmerged_at is not None:
         raise MergeRefused("this merge was already undone")
+    target = await session.get(Customer, record.target_id)
+    if target is not None and target.erased_at is not None:
+        raise MergeRefused("the customer was erased; the merge cannot be undone")
     snapshot = dict(record.source_snapshot)
     restored = Customer(id=snapshot.pop("id"), **_restore_fields(snapshot))
     session.add(restored)

@@ -25,6 +25,15 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***{at}{domain}" if at else "***"
 
 
+def mask_handle(channel: str, external_id: str) -> str:
+    """A channel handle that is itself a phone (SMS) or an address (e-mail), masked as one."""
+    if channel == "sms":
+        return mask_phone(external_id)
+    if channel == "email":
+        return mask_email(external_id)
+    return external_id
+
+
 def masked_card(card: Card) -> Card:
     """The same card with its phones and e-mails masked."""
     return replace(

@@ -7,11 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import func, or_, select
 
+from crm_core.auth import Principal
 from crm_core.contacts import normalize_email, normalize_phone
+from crm_core.enums import Role
 from crm_core.models import (
     ContactPoint,
     Conversation,
     Customer,
+    Identity,
     Message,
     Purchase,
     TimelineEvent,
@@ -21,6 +24,7 @@ from crm_core.queries import (
     customer_ids_with_identity,
     details_of,
 )
+from handoff.masking import mask_email, mask_handle, mask_phone
 from omnicrm.api import pagination
 from omnicrm.api.deps import AgentDep, RuntimeDep, SessionDep
 from omnicrm.api.errors import ApiError
@@ -34,32 +38,56 @@ from omnicrm.api.schemas import (
     PurchaseOut,
     TimelineEventOut,
 )
+from omnicrm.runtime import Runtime
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 Limit = Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)]
 CHANNELS = {"telegram", "zalo", "sms", "email", "slack", "webchat"}
 
 
+def masks_for(principal: Principal, runtime: Runtime) -> bool:
+    """OMNICRM_MASK_CONTACTS hides phones and e-mails from the agent role (not from the search:
+    an agent may type a full number, the answer shows it masked)."""
+    return runtime.settings.mask_contacts and not principal.role.allows(Role.SUPERVISOR)
+
+
+def _point(point: ContactPoint, masked: bool) -> str:
+    if not masked:
+        return point.value
+    return mask_phone(point.value) if point.kind == "phone" else mask_email(point.value)
+
+
+def _identities(rows: list[Identity], masked: bool) -> list[IdentityOut]:
+    out = [IdentityOut.model_validate(row) for row in rows]
+    if masked:
+        out = [
+            i.model_copy(update={"external_id": mask_handle(i.channel, i.external_id)})
+            for i in out
+        ]
+    return out
+
+
 def _present(
-    customer: Customer, points: list[ContactPoint], identities: list[IdentityOut]
+    customer: Customer, points: list[ContactPoint], identities: list[Identity], masked: bool
 ) -> dict[str, object]:
     return {
         "id": customer.id,
         "name": customer.name,
-        "phones": [p.value for p in points if p.kind == "phone"],
-        "emails": [p.value for p in points if p.kind == "email"],
-        "identities": identities,
+        "phones": [_point(p, masked) for p in points if p.kind == "phone"],
+        "emails": [_point(p, masked) for p in points if p.kind == "email"],
+        "identities": _identities(identities, masked),
         "lifecycle_stage": customer.lifecycle_stage,
         "language": customer.language,
         "tags": customer.tags,
         "created_at": customer.created_at,
         "last_seen_at": customer.last_seen_at,
+        "erased_at": customer.erased_at,
     }
 
 
 @router.get("", response_model=Page[CustomerOut])
 async def search_customers(
-    _: AgentDep,
+    principal: AgentDep,
     session: SessionDep,
     runtime: RuntimeDep,
     phone: Annotated[str | None, Query(max_length=40)] = None,
@@ -103,15 +131,15 @@ async def search_customers(
     )
     rows = result["items"]
     points, identities = await details_of(session, [c.id for c in rows])
-    result["items"] = [
-        _present(c, points[c.id], [IdentityOut.model_validate(i) for i in identities[c.id]])
-        for c in rows
-    ]
+    masked = masks_for(principal, runtime)
+    result["items"] = [_present(c, points[c.id], identities[c.id], masked) for c in rows]
     return result
 
 
 @router.get("/{customer_id}", response_model=CustomerView)
-async def get_customer(customer_id: str, _: AgentDep, session: SessionDep) -> dict[str, object]:
+async def get_customer(
+    customer_id: str, principal: AgentDep, session: SessionDep, runtime: RuntimeDep
+) -> dict[str, object]:
     """One customer's 360° view."""
     customer = await session.get(Customer, customer_id)
     if customer is None:
@@ -140,12 +168,12 @@ async def get_customer(customer_id: str, _: AgentDep, session: SessionDep) -> di
             )
         ).scalars()
     )
-    view = _present(
-        customer,
-        points[customer.id],
-        [IdentityOut.model_validate(i) for i in identities[customer.id]],
-    )
-    view["contact_points"] = [ContactPointOut.model_validate(p) for p in points[customer.id]]
+    masked = masks_for(principal, runtime)
+    view = _present(customer, points[customer.id], identities[customer.id], masked)
+    view["contact_points"] = [
+        ContactPointOut.model_validate(p).model_copy(update={"value": _point(p, masked)})
+        for p in points[customer.id]
+    ]
     view["conversations"] = [ConversationOut.model_validate(c) for c in conversations]
     view["purchases"] = [PurchaseOut.model_validate(p) for p in purchases[:10]]
     view["stats"] = {
@@ -162,8 +190,9 @@ async def get_customer(customer_id: str, _: AgentDep, session: SessionDep) -> di
 @router.get("/{customer_id}/timeline", response_model=Page[TimelineEventOut])
 async def customer_timeline(
     customer_id: str,
-    _: AgentDep,
+    principal: AgentDep,
     session: SessionDep,
+    runtime: RuntimeDep,
     cursor: str | None = None,
     limit: Limit = pagination.DEFAULT_LIMIT,
 ) -> dict[str, object]:
@@ -171,6 +200,19 @@ async def customer_timeline(
     if await session.get(Customer, customer_id) is None:
         raise ApiError(404, "not_found", "no such customer")
     stmt = select(TimelineEvent).where(TimelineEvent.customer_id == customer_id)
-    return await pagination.fetch(
+    result = await pagination.fetch(
         session, stmt, TimelineEvent, cursor=cursor, limit=limit, descending=False
     )
+    if masks_for(principal, runtime):
+        result["items"] = [_masked_event(event) for event in result["items"]]
+    return result
+
+
+def _masked_event(event: TimelineEvent) -> TimelineEventOut:
+    """An identity linked on SMS or e-mail names its phone or address: masked like them."""
+    out = TimelineEventOut.model_validate(event)
+    handle, channel = event.data.get("external_id"), event.data.get("channel")
+    if isinstance(handle, str) and isinstance(channel, str):
+        data = {**event.data, "external_id": mask_handle(channel, handle)}
+        out = out.model_copy(update={"data": data})
+    return out

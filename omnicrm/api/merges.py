@@ -106,6 +106,8 @@ async def merge(
 @router.get("/customers/{customer_id}/merges", response_model=Page[MergeOut])
 async def customer_merges(customer_id: str, _: AgentDep, session: SessionDep) -> dict[str, object]:
     """The merge audit of one customer (what was folded into it, and undone)."""
+    if await session.get(Customer, customer_id) is None:
+        raise ApiError(404, "not_found", "no such customer")
     stmt = (
         select(CustomerMerge)
         .where(CustomerMerge.target_id == customer_id)

@@ -36,6 +36,7 @@ class CustomerOut(BaseModel):
     tags: list[Any]
     created_at: datetime
     last_seen_at: datetime | None
+    erased_at: datetime | None = None  # set: personal data erased, a PII-free record remains
 
 
 class ContactPointOut(BaseModel):
