@@ -1,4 +1,4 @@
-"""Counts of what happened around conversations: volume per day, SLA, complaints, bookings."""
+"""Counts of what happened around conversations: volume per day, complaints, bookings."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_core.models import Appointment, Conversation, Ticket, TimelineEvent
+from crm_core.models import Appointment, Conversation, Ticket
 
 
 async def volume(
@@ -35,18 +35,6 @@ async def volume(
         for (day, channel), count in sorted(per_day.items())
     ]
     return dict(sorted(by_channel.items())), days
-
-
-async def sla_breaches(session: AsyncSession, scope: Any) -> int:
-    """`sla_breached` events on the conversations in range (the handoff SLA clock's record)."""
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(TimelineEvent)
-            .where(TimelineEvent.kind == "sla_breached", TimelineEvent.conversation_id.in_(scope))
-        )
-        or 0
-    )
 
 
 async def complaints(

@@ -1,19 +1,39 @@
-"""Customer-level metrics: repeat contact, 90-day retention and lead conversion."""
+"""Customer-level metrics: repeat contact and 90-day retention, from conversation rows.
+
+Both "came back" figures look past the range (a customer who writes in the range and again a
+few days after it did come back). An anchor whose window has not closed yet by `now` cannot be
+judged: it is counted as pending and left out of the rate, so a recent range is not read as
+"nobody came back".
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from crm_core.models import Conversation, Customer, Identity, Purchase
+from crm_core.models import Conversation
 from crm_core.reporting.metrics_stats import ratio
 
+REPEAT_WINDOW = timedelta(days=7)
 RETENTION_WINDOW = timedelta(days=90)
-CONVERTED_STAGES = ("customer", "loyal")
+
+
+@dataclass(frozen=True)
+class CameBack:
+    """How many anchors were judged, how many of those came back, how many are still open."""
+
+    judged: int = 0
+    returned: int = 0
+    pending: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return ratio(self.returned, self.judged)
 
 
 async def repeat_contact_rate(session: AsyncSession, in_range: list[Any]) -> float | None:
@@ -32,60 +52,51 @@ async def repeat_contact_rate(session: AsyncSession, in_range: list[Any]) -> flo
     return ratio(int(repeat or 0), int(total or 0))
 
 
-async def retention_90d(
-    session: AsyncSession, *, end: datetime, channel: str | None
-) -> float | None:
-    """Share of a cohort that came back within 90 days of its first conversation.
+async def repeat_within_7_days(
+    session: AsyncSession, in_range: list[Any], *, now: datetime
+) -> CameBack:
+    """Conversations in range after which the same customer opened another one (any channel)
+    within 7 days; conversations younger than 7 days at `now` are pending."""
+    anchors = select(
+        Conversation.customer_id.label("customer_id"), Conversation.created_at.label("at")
+    ).where(*in_range)
+    return await _came_back(session, anchors.subquery(), REPEAT_WINDOW, now)
 
-    Cohort: customers whose first conversation ever (any channel; with `channel`, that first
-    conversation must be on it) was created in [end − 180 d, end − 90 d). Came back: another
-    conversation, on any channel, created after the first and at most 90 days after it. Every
-    cohort member's window closes before `end`, so the figure is complete. None: empty cohort.
-    """
-    first = (
-        select(Conversation.customer_id, func.min(Conversation.created_at).label("first_at"))
+
+async def retention_90d(session: AsyncSession, in_range: list[Any], *, now: datetime) -> CameBack:
+    """Customers with a conversation in range who opened another one (any channel) within 90
+    days after their first conversation in range; those whose 90 days are not over are pending."""
+    anchors = (
+        select(
+            Conversation.customer_id.label("customer_id"),
+            func.min(Conversation.created_at).label("at"),
+        )
+        .where(*in_range)
         .group_by(Conversation.customer_id)
-        .subquery()
     )
+    return await _came_back(session, anchors.subquery(), RETENTION_WINDOW, now)
+
+
+async def _came_back(
+    session: AsyncSession, anchors: Any, window: timedelta, now: datetime
+) -> CameBack:
+    judged = returned = pending = 0
+    for anchor_at, next_at in await session.execute(_with_next(anchors)):
+        if anchor_at + window > now:
+            pending += 1
+            continue
+        judged += 1
+        if next_at is not None and next_at - anchor_at <= window:
+            returned += 1
+    return CameBack(judged=judged, returned=returned, pending=pending)
+
+
+def _with_next(anchors: Any) -> Select[Any]:
+    """(anchor instant, the customer's next conversation after it or None)."""
     later = aliased(Conversation)
     next_at = (
         select(func.min(later.created_at))
-        .where(later.customer_id == first.c.customer_id, later.created_at > first.c.first_at)
+        .where(later.customer_id == anchors.c.customer_id, later.created_at > anchors.c.at)
         .scalar_subquery()
     )
-    stmt = select(first.c.first_at, next_at.label("next_at")).where(
-        first.c.first_at >= end - 2 * RETENTION_WINDOW, first.c.first_at < end - RETENTION_WINDOW
-    )
-    if channel is not None:
-        opener = aliased(Conversation)
-        stmt = stmt.where(
-            exists().where(
-                opener.customer_id == first.c.customer_id,
-                opener.created_at == first.c.first_at,
-                opener.channel == channel,
-            )
-        )
-    cohort = returned = 0
-    for first_at, came_back in await session.execute(stmt):
-        cohort += 1
-        if came_back is not None and came_back - first_at <= RETENTION_WINDOW:
-            returned += 1
-    return ratio(returned, cohort)
-
-
-async def lead_conversion(
-    session: AsyncSession, *, start: datetime, end: datetime, channel: str | None
-) -> float | None:
-    """Customers created in range who are now customer/loyal or bought something / all
-    customers created in range (with `channel`: those with an identity on it)."""
-    bought = exists().where(Purchase.customer_id == Customer.id)
-    converted = or_(Customer.lifecycle_stage.in_(CONVERTED_STAGES), bought)
-    stmt = select(func.count(), func.sum(case((converted, 1), else_=0))).where(
-        Customer.created_at >= start, Customer.created_at < end
-    )
-    if channel is not None:
-        stmt = stmt.where(
-            exists().where(and_(Identity.customer_id == Customer.id, Identity.channel == channel))
-        )
-    total, won = (await session.execute(stmt)).one()
-    return ratio(int(won or 0), int(total or 0))
+    return select(anchors.c.at, next_at.label("next_at"))

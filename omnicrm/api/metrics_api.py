@@ -2,49 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
-from crm_core.enums import Channel
 from crm_core.reporting.metrics import summary
-from crm_core.types import utcnow
+from crm_core.reporting.metrics_range import RangeError, parse_request
 from omnicrm.api.deps import RuntimeDep, SessionDep, SupervisorDep
 from omnicrm.api.errors import ApiError
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
-DEFAULT_DAYS = 30
-
-
-def _bound(value: str, name: str, zone: ZoneInfo, *, upper: bool) -> datetime:
-    """A date is a whole local day (`to` includes it); an ISO datetime is an exact instant
-    (local time when it has no offset)."""
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime.combine(day + timedelta(days=upper), time(), zone)
-        instant = datetime.fromisoformat(value)
-    except (ValueError, OverflowError):
-        raise ApiError(
-            422, "validation_error", f"{name}: expected YYYY-MM-DD or an ISO 8601 datetime"
-        ) from None
-    return instant if instant.tzinfo else instant.replace(tzinfo=zone)
-
-
-def resolve_range(start: str | None, end: str | None, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) instants; the default is the last 30 local days, today included."""
-    today = utcnow().astimezone(zone).date()
-    upper = _bound(end or today.isoformat(), "to", zone, upper=True)
-    if start:
-        lower = _bound(start, "from", zone, upper=False)
-    else:
-        first = upper.astimezone(zone).date() - timedelta(days=DEFAULT_DAYS)
-        lower = datetime.combine(first, time(), zone)
-    if lower > upper:
-        raise ApiError(422, "validation_error", "from: must not be after to")
-    return lower, upper
 
 
 @router.get("/summary")
@@ -58,17 +26,21 @@ async def metrics_summary(
 ) -> dict[str, Any]:
     """Every figure of crm_core.reporting.metrics.summary, flat, with the range it covers."""
     zone = ZoneInfo(runtime.settings.timezone)
-    if channel is not None and channel not in set(Channel):
-        known = ", ".join(Channel)
-        raise ApiError(422, "validation_error", f"channel: unknown channel (one of {known})")
-    lower, upper = resolve_range(start, end, zone)
+    try:
+        asked = parse_request(start, end, channel, zone)
+    except RangeError as error:
+        raise ApiError(422, "validation_error", str(error)) from None
     figures = await summary(
-        session, start=lower, end=upper, channel=channel, timezone=runtime.settings.timezone
+        session,
+        start=asked.start,
+        end=asked.end,
+        channel=asked.channel,
+        timezone=runtime.settings.timezone,
     )
     return {
-        "from": lower.astimezone(zone).isoformat(),
-        "to": upper.astimezone(zone).isoformat(),
-        "channel": channel,
+        "from": asked.start.astimezone(zone).isoformat(),
+        "to": asked.end.astimezone(zone).isoformat(),
+        "channel": asked.channel,
         "timezone": zone.key,
         **figures.as_dict(),
     }

@@ -4,8 +4,10 @@ The week of 2025-03-01..07 in Asia/Ho_Chi_Minh (UTC+7) holds four conversations:
 c1 telegram (customer A): handoff, agent reply 60 s later, resolved after 600 s, CSAT 5,
    one SLA breach; c2 zalo (B): handoff, claim, reply 180 s after the handoff, resolved after
    1800 s, CSAT 3; c3 telegram (C) and c4 telegram (A) stay with the bot. One conversation
-   sits a second before the week and one exactly at its end. Customers D and E form the
-   retention cohort (first contact Oct 2024; D back after 45 days, E after 114).
+   sits a second before the week and one exactly at its end (C again, 4 days after c3: C
+   came back). Customers D and E first wrote in Oct 2024 (D back after 45 days, E after 114).
+
+Every figure below is worked out by hand in the comments beside it.
 """
 
 from __future__ import annotations
@@ -213,19 +215,32 @@ WEEK = {
     "resolution_p90_s": 1680.0,
     "csat": 4.0,
     "csat_responses": 2,
+    "csat_distribution": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 1},
+    "csat_satisfied": 0.5,  # the 5 of c1 out of {5, 3}
     "bot_containment": 0.5,
     "handoff_rate": 0.5,
     "handoffs": 2,
     "sla_breaches": 1,
+    "sla_breached_conversations": 1,
+    "sla_breach_rate": 0.5,  # c1 of the two handed-off conversations
     "complaints": {
         "by_category": {"billing": 1, "complaint": 1},
         "by_severity": {"high": 1, "normal": 1},
     },
     "bookings": 2,
     "no_shows": 1,
-    "repeat_contact_rate": 0.3333,
-    "retention_90d": 0.5,
-    "lead_conversion": 0.6667,
+    "repeat_contact_rate": 0.3333,  # A (c1, c4) of A, B, C
+    # c1 → c4 after 4 d 6 h, c3 → at_end after 3 d 23.5 h; c2 and c4: nothing after.
+    "repeat_contact_7d_rate": 0.5,
+    "repeat_contact_7d_pending": 0,
+    # First conversation in range: A c1 (back with c4), B c2 (never back), C c3 (at_end).
+    "retention_90d": 0.6667,
+    "retention_customers": 3,
+    "retention_pending": 0,
+    # A came in as "customer" without a purchase (never a lead); B bought on 2025-03-02, C not.
+    "leads": 2,
+    "conversions": 1,
+    "lead_conversion": 0.5,
 }
 
 WEEK_TELEGRAM = {
@@ -239,15 +254,22 @@ WEEK_TELEGRAM = {
     "resolution_p90_s": 600.0,
     "csat": 5.0,
     "csat_responses": 1,
+    "csat_distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1},
+    "csat_satisfied": 1.0,
     "bot_containment": 0.6667,
     "handoff_rate": 0.3333,
     "handoffs": 1,
+    "sla_breach_rate": 1.0,
     "complaints": {"by_category": {"complaint": 1}, "by_severity": {"high": 1}},
     "bookings": 1,
     "no_shows": 0,
     "repeat_contact_rate": 0.5,
-    "retention_90d": 1.0,
-    "lead_conversion": 0.5,
+    "repeat_contact_7d_rate": 0.6667,  # c1 and c3 of c1, c3, c4
+    "retention_90d": 1.0,  # A and C both came back
+    "retention_customers": 2,
+    "leads": 1,  # C (telegram identity); A never was a lead
+    "conversions": 0,
+    "lead_conversion": 0.0,
 }
 
 EMPTY = {
@@ -260,15 +282,25 @@ EMPTY = {
     "resolution_p90_s": None,
     "csat": None,
     "csat_responses": 0,
+    "csat_distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0},
+    "csat_satisfied": None,
     "bot_containment": None,
     "handoff_rate": None,
     "handoffs": 0,
     "sla_breaches": 0,
+    "sla_breached_conversations": 0,
+    "sla_breach_rate": None,
     "complaints": {"by_category": {}, "by_severity": {}},
     "bookings": 0,
     "no_shows": 0,
     "repeat_contact_rate": None,
+    "repeat_contact_7d_rate": None,
+    "repeat_contact_7d_pending": 0,
     "retention_90d": None,
+    "retention_customers": 0,
+    "retention_pending": 0,
+    "leads": 0,
+    "conversions": 0,
     "lead_conversion": None,
 }
 
@@ -328,3 +360,119 @@ async def test_handoff_times_agree_with_the_summary(db: Database) -> None:
     assert (first.first_response_s, first.resolution_s) == (60.0, 600.0)
     assert (second.first_response_s, second.resolution_s) == (180.0, 1800.0)
     assert (contained.handoff_at, contained.first_response_s) == (None, None)
+
+
+async def test_windows_still_open_at_now_are_pending(db: Database) -> None:
+    await seed(db)
+    # A day after the week: only c1's 7 days (to 2025-03-08T03:00Z) are over, and it came back.
+    now = END + timedelta(days=1)
+    figures = await _summary(db, START, END, now=now)
+    assert (figures["repeat_contact_7d_rate"], figures["repeat_contact_7d_pending"]) == (1.0, 3)
+    assert (figures["retention_90d"], figures["retention_customers"]) == (None, 0)
+    assert figures["retention_pending"] == 3
+
+
+async def test_october_cohort_retention(db: Database) -> None:
+    await seed(db)
+    october = datetime(2024, 10, 1, tzinfo=ZONE), datetime(2024, 11, 1, tzinfo=ZONE)
+    figures = await _summary(db, *october)
+    # D came back after 45 days, E after 114: one of two within 90 days; none within 7.
+    assert (figures["retention_90d"], figures["retention_customers"]) == (0.5, 2)
+    assert figures["repeat_contact_7d_rate"] == 0.0
+    # D and E were created in October as leads and bought nothing.
+    assert (figures["leads"], figures["conversions"], figures["lead_conversion"]) == (2, 0, 0.0)
+
+
+BUSY_DAY = datetime(2025, 6, 10, tzinfo=ZONE)
+# (first response s, resolution s, CSAT, stage, first purchase, next conversation after)
+BUSY = [
+    (10, 1000, 1, "lead", utc(2025, 6, 10, 8), timedelta(days=7)),
+    (20, 2000, 2, "lead", utc(2025, 6, 10, 9), timedelta(days=7, seconds=1)),
+    (30, 3000, 4, "lead", utc(2025, 5, 1), timedelta(days=90)),
+    (40, 4000, 4, "loyal", None, timedelta(days=90, seconds=1)),
+    (100, 5000, 5, "customer", utc(2025, 6, 10, 12), None),
+]
+
+
+async def seed_busy_day(db: Database) -> None:
+    """Five handed-off conversations on 2025-06-10 (local), one per customer, as in BUSY."""
+    async with db.transaction() as session:
+        s = Seed(session)
+        for i, (frt, resolution, score, stage, bought, back_after) in enumerate(BUSY):
+            who = await s.customer("zalo", utc(2025, 6, 10, 1), stage=stage)
+            opened = utc(2025, 6, 10, 2 + i)
+            closed = opened + timedelta(seconds=resolution)
+            cid = await s.conversation(
+                who, opened, status="resolved", csat=score, resolved_at=closed
+            )
+            handoff = opened + timedelta(seconds=60)
+            await s.event(cid, "status_changed", handoff, **{"from": "bot", "to": "agent"})
+            await s.agent_reply(cid, handoff + timedelta(seconds=frt))
+            if bought is not None:
+                session.add(
+                    Purchase(customer_id=who[0], description="x", amount=1, purchased_at=bought)
+                )
+            if back_after is not None:
+                await s.conversation(who, opened + back_after)
+            if i in (0, 4):
+                await s.event(cid, "sla_breached", handoff + timedelta(seconds=5))
+            if i == 0:  # handed off a second time and late again
+                await s.event(cid, "sla_breached", handoff + timedelta(seconds=900))
+        late = await s.customer("telegram", utc(2025, 1, 1))  # an old lead who buys that day
+        session.add(
+            Purchase(customer_id=late[0], description="x", amount=1, purchased_at=utc(2025, 6, 10))
+        )
+        await s.customer("telegram", utc(2025, 6, 10, 3))  # a new lead who does not buy
+        for n, (category, severity) in enumerate(
+            [("complaint", "low"), ("complaint", "normal"), ("question", "normal")]
+            + [("complaint", "urgent")]
+        ):
+            s.ticket(who[0], None, utc(2025, 6, 10, 3, n), category=category, severity=severity)
+        s.ticket(who[0], None, utc(2025, 6, 9, 16, 59), category="complaint", severity="high")
+        service = Service(key="c", name_vi="T", name_en="C", duration_minutes=30, price=0)
+        session.add(service)
+        await session.flush()
+        for created, status in (
+            (utc(2025, 6, 10, 4), "no_show"),
+            (utc(2025, 6, 10, 5), "no_show"),
+            (utc(2025, 6, 10, 6), "completed"),
+            (utc(2025, 6, 9, 16), "no_show"),  # local 06-09 23:00: the day before
+        ):
+            session.add(
+                Appointment(
+                    customer_id=who[0],
+                    service_id=service.id,
+                    starts_at=utc(2090, 1, 1),
+                    ends_at=utc(2090, 1, 1, 0, 30),
+                    status=status,
+                    channel="zalo",
+                    created_at=created,
+                )
+            )
+
+
+async def test_busy_day_percentiles_breaches_complaints_and_windows(db: Database) -> None:
+    await seed_busy_day(db)
+    day = await _summary(db, BUSY_DAY, BUSY_DAY + timedelta(days=1))
+    assert day["conversations"] == 5 and day["handoffs"] == 5
+    # Ranks of 5 values: the median is the 3rd; p90 sits at rank 3.6 → 4th + 0.6 × (5th − 4th).
+    assert (day["first_response_median_s"], day["first_response_p90_s"]) == (30.0, 76.0)
+    assert (day["resolution_median_s"], day["resolution_p90_s"]) == (3000.0, 4600.0)
+    assert day["csat"] == 3.2  # (1 + 2 + 4 + 4 + 5) / 5
+    assert day["csat_distribution"] == {"1": 1, "2": 1, "3": 0, "4": 2, "5": 1}
+    assert day["csat_satisfied"] == 0.6
+    assert (day["sla_breaches"], day["sla_breached_conversations"]) == (3, 2)
+    assert day["sla_breach_rate"] == 0.4
+    assert day["complaints"] == {
+        "by_category": {"complaint": 3, "question": 1},
+        "by_severity": {"low": 1, "normal": 2, "urgent": 1},
+    }
+    assert (day["bookings"], day["no_shows"]) == (3, 2)
+    # Back after exactly 7 days counts, a second later does not; the same at 90 days.
+    assert (day["repeat_contact_rate"], day["repeat_contact_7d_rate"]) == (0.0, 0.2)
+    assert (day["retention_90d"], day["retention_customers"]) == (0.6, 5)
+    # Leads: #1, #2, #5 (a "customer" who still made a first purchase), the old lead who buys
+    # and the new one who does not; #3 bought before the day, #4 came in "loyal" and never did.
+    assert (day["leads"], day["conversions"], day["lead_conversion"]) == (5, 4, 0.8)
+    telegram = await _summary(db, BUSY_DAY, BUSY_DAY + timedelta(days=1), channel="telegram")
+    assert (telegram["leads"], telegram["conversions"], telegram["conversations"]) == (2, 1, 0)
