@@ -36,6 +36,12 @@ lint: $(STAMP_DEV)
 bench: $(STAMP_DEV)
 	$(BIN)/python -m bench.nlu
 	$(BIN)/python -m bench.pipeline $(BENCH_ARGS)
+	$(BIN)/python -m bench.console_list
+
+# The README's console screenshots, from a seeded app in Debian's headless Chromium.
+.PHONY: screenshots
+screenshots: $(STAMP_DEV)
+	$(BIN)/python -m scripts.screenshots
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
