@@ -33,7 +33,9 @@ from omnicrm.api import (
     merges,
     metrics_api,
     nlu,
+    privacy,
     purchases,
+    qa,
     services,
     system,
     tickets,
@@ -79,8 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
     for module in (
+        privacy,  # data-subject export and erasure, admin only
         customers,
         exports,  # before conversations: /conversations/export is not /conversations/{id}
+        qa,  # reviews and NLU corrections, supervisor and up
         conversations,
         conversation_actions,
         handoff_queue,

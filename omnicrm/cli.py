@@ -41,11 +41,19 @@ export_app = typer.Typer(
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(users_app, name="users")
 app.add_typer(nlu_app, name="nlu")
+corrections_app = typer.Typer(
+    help="Bot turns reviewers flagged with the right intent.", no_args_is_help=True
+)
+nlu_app.add_typer(corrections_app, name="corrections")
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(email_app, name="email")
 app.add_typer(automation_app, name="automation")
 app.add_typer(faq_app, name="faq")
 app.add_typer(export_app, name="export")
+customers_app = typer.Typer(
+    help="Data-subject requests: export or erase one customer (audited).", no_args_is_help=True
+)
+app.add_typer(customers_app, name="customers")
 
 T = TypeVar("T")
 RoleOption = Annotated[Role, typer.Option("--role", help="agent, supervisor or admin")]
@@ -316,6 +324,71 @@ def nlu_export_rasa(
         typer.echo(str(path))
 
 
+@corrections_app.command("export")
+def nlu_corrections_export(
+    out: OutOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="only those flagged since, ISO-8601 (naive: TIMEZONE)"),
+    ] = None,
+) -> None:
+    """Write the NLU corrections as Rasa NLU YAML, one block per correct intent."""
+    from nlu.rasa_yaml import dump_nlu
+
+    settings = _settings()
+    start = _since(since, settings.timezone)
+    data = _run(lambda: _corrections(settings, start))
+    text = dump_nlu(data)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+    where = str(out) if out else "stdout"
+    typer.echo(
+        f"exported {len(data.examples)} corrections ({len(data.intents)} intents) to {where}",
+        err=True,
+    )
+
+
+async def _corrections(settings: Settings, since: datetime | None):  # -> nlu.rasa_yaml.NluData
+    """Corrections as training examples: one per distinct (intent, text), oldest first."""
+    from crm_core.db import Database
+    from crm_core.qa import all_corrections
+    from nlu.rasa_yaml import Example, NluData
+
+    db = Database(settings.database_url)
+    try:
+        async with db.reading() as session:
+            rows = await all_corrections(session, since=since)
+    finally:
+        await db.dispose()
+    examples: dict[tuple[str, str], Example] = {}
+    for row in rows:
+        text = _example_text(row.text)
+        if text:
+            examples.setdefault((row.correct_intent, text), Example(text, row.correct_intent))
+    ordered = sorted(examples.values(), key=lambda example: example.intent)
+    return NluData(examples=tuple(ordered))
+
+
+def _since(value: str | None, timezone: str) -> datetime | None:
+    """--since as an aware datetime (a naive one is in the configured time zone)."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError as exc:
+        typer.echo(f"error: --since {value!r} is not an ISO-8601 date/time", err=True)
+        raise typer.Exit(code=2) from exc
+    return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(timezone))
+
+
+def _example_text(text: str) -> str:
+    """One line of plain text: Rasa would read `[x](y)` as an entity, so it is taken apart."""
+    line = " ".join(text.split())
+    return line.replace("](", "] (").replace("]{", "] {")
+
+
 @telegram_app.command("set-webhook")
 def telegram_set_webhook() -> None:
     """Register PUBLIC_URL/webhooks/telegram with Telegram, with the secret token."""
@@ -464,6 +537,43 @@ def _write_export(settings: Settings, request: commands.ExportRequest, out: Path
             raise
         partial.replace(out)
         return total
+
+
+@customers_app.command("export")
+def customers_export(
+    customer_id: Annotated[str, typer.Argument(help="the customer's id")],
+    out: OutOption = None,
+) -> None:
+    """Everything held about the customer as JSON (to --out, or stdout)."""
+    from omnicrm import customer_commands
+
+    settings = _settings()
+    body = _run(lambda: customer_commands.export(settings, customer_id))
+    if out is None:
+        sys.stdout.write(body)
+    else:
+        out.write_text(body, encoding="utf-8")
+    typer.echo(f"exported customer {customer_id} to {out or 'stdout'} (audited)", err=True)
+
+
+@customers_app.command("erase")
+def customers_erase(
+    customer_id: Annotated[str, typer.Argument(help="the customer's id")],
+    yes: Annotated[bool, typer.Option("--yes", help="confirm: this cannot be undone")] = False,
+) -> None:
+    """Erase the customer's personal data for good, keeping a record without it."""
+    from omnicrm import customer_commands
+
+    if not yes:
+        typer.echo("error: erasure cannot be undone; pass --yes to confirm", err=True)
+        raise typer.Exit(code=2)
+    settings = _settings()
+    result = _run(lambda: customer_commands.erase(settings, customer_id))
+    if result.already_erased:
+        typer.echo(f"customer {customer_id} was already erased")
+        return
+    counts = ", ".join(f"{kind} {count}" for kind, count in sorted(result.counts.items()))
+    typer.echo(f"erased customer {customer_id}: {counts}")
 
 
 def _day(option: str, value: str) -> date:

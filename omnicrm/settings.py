@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     business_hours: str = ""  # "mon-fri 08:00-18:00; sat 08:00-12:00" in TIMEZONE; empty: always
     secret_key: SecretStr | None = None  # signs console cookies; random per process when unset
     log_level: str = "INFO"
+    pdf_font: str | None = None  # a Unicode .ttf for PDF transcripts; else a system font
 
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None

@@ -1,7 +1,7 @@
 """Console pages, server-rendered with Jinja2 (autoescape on), readable without JavaScript.
 
-This module builds the router: login, logout, the conversation list and the availability
-toggle here; the queue, the conversation page and live updates in their own modules.
+This module builds the router: login, logout and the availability toggle here; the
+conversation list, the queue, the conversation page and live updates in their own modules.
 """
 
 from __future__ import annotations
@@ -11,16 +11,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from crm_core.auth import authenticate_agent
 from crm_core.db import Database
-from crm_core.models import Agent, Conversation, Customer
+from crm_core.models import Agent
 from crm_core.types import utcnow
 from handoff import assignment, service
 from handoff.console.conversation_view import ACTIONS, ERRORS, conversation_router
+from handoff.console.customer_view import customer_router
+from handoff.console.dashboard_view import dashboard_router
+from handoff.console.export_view import export_router
 from handoff.console.i18n import LANG_COOKIE, LANGUAGES, translator
+from handoff.console.list_view import list_router
 from handoff.console.live import live_router
+from handoff.console.print_view import print_router
+from handoff.console.qa_view import qa_router
 from handoff.console.queue_view import queue_router
 from handoff.console.sessions import COOKIE, SessionSigner
 from handoff.console.web import CSP, HERE, Console, runtime_timezone
@@ -28,7 +33,6 @@ from handoff.console.web import CSP, HERE, Console, runtime_timezone
 __all__ = ["ACTIONS", "CSP", "ERRORS", "STATIC_DIR", "console_router"]
 
 STATIC_DIR = HERE / "static"
-STATUSES = ("bot", "waiting_agent", "agent", "resolved")
 LANDING = "/console/queue"
 
 
@@ -49,37 +53,24 @@ def console_router(
         get_timezone=get_timezone,
     )
     router = APIRouter()
-    for part in (_pages, queue_router, conversation_router, live_router):
+    for part in (
+        _pages,
+        list_router,
+        queue_router,
+        qa_router,
+        print_router,
+        conversation_router,
+        live_router,
+        customer_router,
+        dashboard_router,
+        export_router,
+    ):
         router.include_router(part(console), prefix="/console", include_in_schema=False)
     return router
 
 
 def _pages(console: Console) -> APIRouter:
     router = APIRouter()
-
-    @router.get("")
-    async def home(request: Request, status: str | None = None) -> Response:
-        who = await console.current(request)
-        if who is None:
-            return console.render(request, "login.html", error=None)
-        stmt = (
-            select(Conversation, Customer.name)
-            .join(Customer, Customer.id == Conversation.customer_id)
-            .order_by(Conversation.updated_at.desc())
-            .limit(100)
-        )
-        if status in STATUSES:
-            stmt = stmt.where(Conversation.status == status)
-        async with console.get_db(request).reading() as db_session:
-            rows = (await db_session.execute(stmt)).all()
-        return console.render(
-            request,
-            "conversations.html",
-            who=who,
-            rows=rows,
-            statuses=STATUSES,
-            selected=status,
-        )
 
     @router.post("/login")
     async def login(
@@ -151,7 +142,7 @@ def _pages(console: Console) -> APIRouter:
     async def availability(
         request: Request,
         csrf: Annotated[str, Form(max_length=128)],
-        available: Annotated[str, Form(max_length=5)],
+        available: Annotated[str, Form(max_length=5)] = "",
         back: Annotated[str, Form(max_length=300)] = LANDING,
     ) -> Response:
         """On or off duty: only available agents get new conversations assigned."""
@@ -160,6 +151,8 @@ def _pages(console: Console) -> APIRouter:
             return RedirectResponse("/console", status_code=303)
         if not console.csrf_ok(who, csrf):
             return console.session_expired(request)
+        if available not in ("0", "1"):
+            return RedirectResponse(_local(back), status_code=303)
         try:
             await assignment.set_availability(
                 console.get_db(request), who.agent.id, available=available == "1"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from crm_core.audit import transcript_viewed
 from crm_core.models import Conversation, Message
+from crm_core.reporting import conversation_search as search
 from omnicrm.api import pagination
-from omnicrm.api.deps import AgentDep, SessionDep
+from omnicrm.api.deps import AgentDep, RuntimeDep, SessionDep
 from omnicrm.api.errors import ApiError
 from omnicrm.api.schemas import ConversationOut, MessageOut, Page
 
@@ -17,6 +20,7 @@ router = APIRouter(tags=["conversations"])
 Limit = Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)]
 ChannelName = Literal["telegram", "zalo", "sms", "email", "slack", "webchat"]
 StatusName = Literal["bot", "waiting_agent", "agent", "resolved"]
+SeverityName = Literal["urgent", "high", "normal", "low"]
 MessageStatusName = Literal["received", "queued", "sent", "delivered", "read", "failed"]
 
 
@@ -24,20 +28,45 @@ MessageStatusName = Literal["received", "queued", "sent", "delivered", "read", "
 async def list_conversations(
     _: AgentDep,
     session: SessionDep,
+    runtime: RuntimeDep,
     status: StatusName | None = None,
     channel: ChannelName | None = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=search.MAX_QUERY)] = None,
+    agent_id: Annotated[str | None, Query(max_length=64)] = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    csat: Annotated[int | None, Query(ge=1, le=5)] = None,
+    csat_min: Annotated[int | None, Query(ge=1, le=5)] = None,
+    severity: SeverityName | None = None,
+    handled: Literal["bot", "agent"] | None = None,
+    since: Annotated[date | None, Query(alias="from")] = None,
+    until: Annotated[date | None, Query(alias="to")] = None,
     cursor: str | None = None,
     limit: Limit = pagination.DEFAULT_LIMIT,
 ) -> dict[str, object]:
-    """Newest first."""
-    stmt = select(Conversation)
-    if status:
-        stmt = stmt.where(Conversation.status == status)
-    if channel:
-        stmt = stmt.where(Conversation.channel == channel)
-    if customer_id:
-        stmt = stmt.where(Conversation.customer_id == customer_id)
+    """Newest first. `q` searches the messages without Vietnamese marks ("dat lich" finds
+    "Đặt lịch") and the customer's name; `from`/`to` are local days of last activity;
+    `handled=bot` keeps conversations no person ever took over."""
+    asked = {
+        "status": status,
+        "channel": channel,
+        "customer": customer_id,
+        "q": q,
+        "agent": agent_id,
+        "tag": tag,
+        "csat": str(csat) if csat else None,
+        "csat_min": str(csat_min) if csat_min else None,
+        "severity": severity,
+        "handled": handled,
+        "from": since.isoformat() if since else None,
+        "to": until.isoformat() if until else None,
+    }
+    try:
+        wanted = search.parse_filter(asked, timezone=runtime.settings.timezone)
+    except search.FilterError as error:
+        raise ApiError(422, "validation_error", str(error)) from None
+    dialect = session.get_bind().dialect.name
+    stmt = select(Conversation).where(*search.conditions(wanted, dialect=dialect))
     return await pagination.fetch(
         session, stmt, Conversation, cursor=cursor, limit=limit, descending=True
     )
@@ -54,14 +83,24 @@ async def get_conversation(conversation_id: str, _: AgentDep, session: SessionDe
 @router.get("/conversations/{conversation_id}/messages", response_model=Page[MessageOut])
 async def conversation_messages(
     conversation_id: str,
-    _: AgentDep,
+    principal: AgentDep,
     session: SessionDep,
+    runtime: RuntimeDep,
     cursor: str | None = None,
     limit: Limit = pagination.DEFAULT_LIMIT,
 ) -> dict[str, object]:
-    """The transcript, oldest first."""
-    if await session.get(Conversation, conversation_id) is None:
-        raise ApiError(404, "not_found", "no such conversation")
+    """The transcript, oldest first; every read is audit-logged (who, which conversation)."""
+    # Audit before `session` is first used: SQLite has a single connection to share.
+    async with runtime.db.transaction() as audit_session:
+        if await audit_session.get(Conversation, conversation_id) is None:
+            raise ApiError(404, "not_found", "no such conversation")
+        transcript_viewed(
+            audit_session,
+            actor_type=principal.kind,
+            actor_id=principal.id,
+            conversation_id=conversation_id,
+            via="api",
+        )
     stmt = select(Message).where(Message.conversation_id == conversation_id)
     return await pagination.fetch(
         session, stmt, Message, cursor=cursor, limit=limit, descending=False

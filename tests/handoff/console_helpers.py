@@ -39,6 +39,7 @@ async def console_user(
     )
     assert login.status_code == 303, login.text
     cookie = login.cookies["omnicrm_console"]
+    harness.client.cookies.clear()  # each request says who it is; the client remembers no one
     page = await harness.client.get("/console/queue", cookies={"omnicrm_console": cookie})
     csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
     return ConsoleUser(agent.id, address, cookie, csrf)

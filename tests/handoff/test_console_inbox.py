@@ -32,6 +32,7 @@ from tests.fakes.telegram import FakeTelegram
 
 PASSWORD = "s3cret-pass"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+ENGLISH = {"Accept-Language": "en"}  # the console's default language is Vietnamese
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ async def test_queue_shows_the_handoff_with_its_sla_due_then_highlights_a_breach
     assert started is not None
     due = (started + timedelta(minutes=15)).astimezone(TZ)
     assert due.strftime("%Y-%m-%d %H:%M") in page.text  # the default 15-minute target
-    assert "SLA breached" not in page.text and 'class="breached' not in page.text
+    assert "Quá hạn SLA" not in page.text and 'class="breached' not in page.text
 
     async with harness.runtime.db.transaction() as session:  # the handoff was 20 minutes ago
         await session.execute(
@@ -137,11 +138,11 @@ async def test_queue_shows_the_handoff_with_its_sla_due_then_highlights_a_breach
             .values(created_at=utcnow() - timedelta(minutes=20))
         )
     late = await harness.client.get("/console/queue", cookies=who.cookies)
-    assert "SLA breached" in late.text and '<tr class="breached' in late.text
+    assert "Quá hạn SLA" in late.text and '<tr class="breached' in late.text
     assert "20 min" in late.text  # how long the customer has waited
 
     mine = await harness.client.get("/console/queue?mine=1", cookies=who.cookies)
-    assert "Nothing assigned to you" in mine.text and conversation_id not in mine.text
+    assert "Chưa có hội thoại nào giao cho bạn" in mine.text and conversation_id not in mine.text
     assert (
         await post(harness, who, f"/console/conversations/{conversation_id}/claim")
     ).is_redirect
@@ -183,10 +184,10 @@ async def test_the_timeline_interleaves_messages_and_events_with_their_actors(
                 data=data,
             )
 
-    page = (await harness.client.get(url, cookies=who.cookies)).text
+    page = (await harness.client.get(url, cookies=who.cookies, headers=ENGLISH)).text
     order = [
         "cho mình gặp nhân viên",  # the customer
-        "status bot → waiting_agent",  # the handoff, by the bot/system
+        "status bot → waiting for an agent",  # the handoff, by the bot/system
         "claimed the conversation · Mai",
         "Em Mai đây ạ",
         "first-response SLA breached: waited 21 min, target 15 min",
@@ -265,7 +266,7 @@ async def test_a_note_never_creates_an_outbound_message(
     )
     assert len(fake_telegram.sent()) == 1  # only the bot's handoff answer ever went out
     assert await harness.count(TimelineEvent, conversation_id=conversation_id, kind="note") == 2
-    page = (await harness.client.get(url, cookies=who.cookies)).text
+    page = (await harness.client.get(url, cookies=who.cookies, headers=ENGLISH)).text
     assert "Internal note" in page and "khách quen, gọi lại sau 5 giờ" in page
     assert "đã kiểm tra đơn hàng" in page
     async with harness.runtime.db.reading() as session:
@@ -294,15 +295,17 @@ async def test_snooze_sets_snoozed_until_and_shows_it(
     assert until is not None
     assert before + timedelta(minutes=59) < until < utcnow() + timedelta(minutes=61)
     shown = until.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
-    page = (await harness.client.get(url, cookies=who.cookies)).text
+    page = (await harness.client.get(url, cookies=who.cookies, headers=ENGLISH)).text
     assert f"snoozed until {shown}" in page
     assert "Wake now" in page
     queue = (await harness.client.get("/console/queue", cookies=who.cookies)).text
-    assert f"until {shown}" in queue and "snoozed" in queue
+    assert f"đến {shown}" in queue and "snoozed" in queue
 
     bad = await post(harness, who, f"{url}/snooze", until="next-year")
     assert bad.headers["location"].endswith("?error=invalid_time")
-    shown_error = await harness.client.get(bad.headers["location"], cookies=who.cookies)
+    shown_error = await harness.client.get(
+        bad.headers["location"], cookies=who.cookies, headers=ENGLISH
+    )
     assert "Choose when the snooze should end." in shown_error.text
 
     woken = await post(harness, who, f"{url}/unsnooze")
