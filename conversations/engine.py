@@ -28,6 +28,7 @@ from crm_core.conversations import (
 from crm_core.db import Database
 from crm_core.enums import ConversationStatus, Direction, InboxStatus, MessageStatus
 from crm_core.models import Conversation, Customer, InboxEvent, Message
+from crm_core.text import fold
 from crm_core.types import new_id, utcnow
 from nlu.types import ParseResult
 
@@ -403,6 +404,7 @@ async def _log_inbound(
         "author_type": "customer",
         "author_name": event.display_name,
         "text": event.text,
+        "search_text": fold(event.text),  # a Core insert: the ORM hook that folds does not run
         "attachments": [a.model_dump(mode="json") for a in event.attachments],
         "status": MessageStatus.RECEIVED.value,
         "external_id": event.external_message_id,

@@ -11,6 +11,8 @@ from crm_core.enums import Role
 from crm_core.models import Conversation, Customer, Identity, Message
 from crm_core.types import new_id
 from tests.conftest import Harness
+from tests.fakes import updates
+from tests.fakes.telegram import FakeTelegram
 from tests.handoff.console_helpers import console_user
 
 LINK = re.compile(r'href="/console/conversations/([0-9a-f]{32})"')
@@ -192,3 +194,21 @@ async def test_the_rest_list_takes_the_same_search_and_filters(harness: Harness)
         "/api/v1/conversations", **{"from": "2025-06-02", "to": "2025-06-01"}
     )
     assert backwards.status_code == 422 and "to" in backwards.json()["error"]["message"]
+
+
+async def test_a_message_that_came_in_through_a_webhook_is_found_without_marks(
+    harness: Harness, fake_telegram: FakeTelegram
+) -> None:
+    """Inbound messages are stored by a Core insert, not the ORM: they must be searchable too."""
+    await harness.telegram(updates.text_update(880001, "Mình muốn ĐẶT LỊCH gội đầu", user_id=8801))
+    await harness.telegram(updates.text_update(880002, "giá bao nhiêu", user_id=8802))
+    await harness.settle()
+    found = await harness.get("/api/v1/conversations", role=Role.AGENT, q="dat lich goi dau")
+    assert found.status_code == 200
+    items = found.json()["items"]
+    assert len(items) == 1
+    messages = await harness.get(f"/api/v1/conversations/{items[0]['id']}/messages")
+    assert "ĐẶT LỊCH" in messages.json()["items"][0]["text"]
+    user = await console_user(harness, Role.AGENT)
+    page = await harness.client.get("/console", params={"q": "dat lich"}, cookies=user.cookies)
+    assert LINK.findall(page.text) == [items[0]["id"]]
