@@ -98,13 +98,7 @@ def _round_robin_key(agent: Agent) -> tuple[int, datetime | str, str]:
 async def assign_waiting(db: Database, *, now: datetime, capacity: int) -> list[Assignment]:
     """Give every waiting, unsnoozed conversation (oldest first) to the next suitable agent."""
     async with db.reading() as session:
-        agents = list(
-            (
-                await session.scalars(
-                    select(Agent).where(Agent.active.is_(True), Agent.available.is_(True))
-                )
-            ).all()
-        )
+        agents = await _on_duty(session)
         if not agents:
             return []
         waiting = (
@@ -127,11 +121,22 @@ async def assign_waiting(db: Database, *, now: datetime, capacity: int) -> list[
         )
         if agent is None:
             continue
-        if await _assign(db, conversation.id, agent, now=now):
+        if await _assign(db, conversation.id, agent, now=now, capacity=capacity):
             load[agent.id] += 1
             agent.last_assigned_at = now
             done.append(Assignment(conversation.id, agent.id, agent.name))
+        else:
+            # Another worker won it, or the agent filled up or went off duty meanwhile: read
+            # who is on duty and their load again for the rest of the pass.
+            async with db.reading() as session:
+                agents = await _on_duty(session)
+                load = await _open_load(session)
     return done
+
+
+async def _on_duty(session: AsyncSession) -> list[Agent]:
+    stmt = select(Agent).where(Agent.active.is_(True), Agent.available.is_(True))
+    return list((await session.scalars(stmt)).all())
 
 
 def awake(now: datetime) -> ColumnElement[bool]:
@@ -148,32 +153,71 @@ async def _open_load(session: AsyncSession) -> Counter[str]:
     return Counter({agent_id: count for agent_id, count in rows})
 
 
-async def _assign(db: Database, conversation_id: str, agent: Agent, *, now: datetime) -> bool:
-    """Take the conversation only if it still waits (another worker or a claim may have won)."""
-    async with db.transaction() as session:
-        won = await session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.status == WAITING)
-            .values(status=WITH_AGENT, assigned_agent_id=agent.id, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if won.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        await session.execute(
-            update(Agent).where(Agent.id == agent.id).values(last_assigned_at=now)
-        )
-        conversation = await session.get(Conversation, conversation_id)
-        assert conversation is not None
-        for kind, data in (
-            ("status_changed", {"from": WAITING, "to": WITH_AGENT, "reason": "round_robin"}),
-            ("assigned", {"agent_id": agent.id, "agent_name": agent.name, "by": "round_robin"}),
-        ):
-            timeline.record(
-                session,
-                customer_id=conversation.customer_id,
-                conversation_id=conversation_id,
-                kind=kind,
-                actor_type="system",
-                data=data,
+class _NoRoom(Exception):
+    """The agent filled up or went off duty meanwhile: undo the assignment."""
+
+
+async def _assign(
+    db: Database, conversation_id: str, agent: Agent, *, now: datetime, capacity: int
+) -> bool:
+    """Take the conversation only if it still waits (another worker or a claim may have won),
+    and only while the agent is on duty and under `capacity`, counted under a lock on the
+    agent's row, so two workers assigning at once cannot both fill the agent's last place."""
+    try:
+        async with db.transaction() as session:
+            won = await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id, Conversation.status == WAITING)
+                .values(status=WITH_AGENT, assigned_agent_id=agent.id, updated_at=now)
+                .execution_options(synchronize_session=False)
             )
+            if won.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            if not await _has_room(session, agent.id, capacity):
+                raise _NoRoom
+            await session.execute(
+                update(Agent).where(Agent.id == agent.id).values(last_assigned_at=now)
+            )
+            conversation = await session.get(Conversation, conversation_id)
+            assert conversation is not None
+            for kind, data in (
+                ("status_changed", {"from": WAITING, "to": WITH_AGENT, "reason": "round_robin"}),
+                (
+                    "assigned",
+                    {"agent_id": agent.id, "agent_name": agent.name, "by": "round_robin"},
+                ),
+            ):
+                timeline.record(
+                    session,
+                    customer_id=conversation.customer_id,
+                    conversation_id=conversation_id,
+                    kind=kind,
+                    actor_type="system",
+                    data=data,
+                )
+            return True
+    except _NoRoom:
+        return False
+
+
+async def _has_room(session: AsyncSession, agent_id: str, capacity: int) -> bool:
+    """Whether the agent may hold what they now hold (the new conversation included).
+
+    On PostgreSQL the agent's row is locked first (FOR NO KEY UPDATE, released at commit): a
+    second worker's count then waits and sees this assignment. On SQLite the transaction
+    already holds the only write lock.
+    """
+    stmt = select(Agent.active, Agent.available).where(Agent.id == agent_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(key_share=True)
+    row = (await session.execute(stmt)).first()
+    if row is None or not row.active or not row.available:
+        return False
+    if capacity == 0:
         return True
+    held = await session.scalar(
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.status == WITH_AGENT, Conversation.assigned_agent_id == agent_id)
+    )
+    return int(held or 0) <= capacity

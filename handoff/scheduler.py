@@ -1,7 +1,10 @@
 """The handoff clock: snoozes that end, claims nobody answers, SLA breaches, auto-assignment.
 
-Every step is a conditional update or guarded by an event already on the timeline, so several
-workers may run the same tick without doing anything twice.
+Several workers may run the same tick without doing anything twice: snoozes, requeues and
+assignments are compare-and-set updates (only from the state that was read), an assignment
+counts the agent's load under a lock on the agent's row, and a breach is checked again under a
+lock on the conversation's row (PostgreSQL; SQLite has one writer at a time) before it is
+recorded.
 """
 
 from __future__ import annotations
@@ -193,6 +196,8 @@ class HandoffScheduler:
                 "waited_s": round((now - since).total_seconds()),
             }
             async with self.db.transaction() as session:
+                if not await _still_unflagged(session, conversation_id, since):
+                    continue
                 await _record(session, conversation_id, "sla_breached", data)
             breached.append(conversation_id)
         return breached
@@ -219,6 +224,25 @@ class HandoffScheduler:
                 async with asyncio.timeout(interval_s):
                     await woken.wait()
             woken.clear()
+
+
+async def _still_unflagged(session: AsyncSession, conversation_id: str, since: datetime) -> bool:
+    """Checked again inside the writing transaction, so two ticks record one breach.
+
+    PostgreSQL: the conversation's row is locked first (SKIP LOCKED: while another worker holds
+    it, that worker decides), then the events are read afresh, which shows a breach another
+    worker committed meanwhile. SQLite: the transaction already holds the only write lock.
+    """
+    stmt = select(Conversation.status).where(Conversation.id == conversation_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, key_share=True)
+    status = (await session.execute(stmt)).scalar_one_or_none()
+    if status not in (WAITING, WITH_AGENT):
+        return False  # locked by another worker, resolved or handed back meanwhile
+    flagged = await _latest(session, [conversation_id], ("sla_breached",))
+    if conversation_id in flagged and flagged[conversation_id] >= since:
+        return False
+    return conversation_id not in await first_agent_replies(session, {conversation_id: since})
 
 
 def _same_owner(agent_id: str | None):  # noqa: ANN202 - a SQLAlchemy clause
