@@ -41,3 +41,21 @@ class EngineMetrics:
             ["action"],
             registry=self.registry,
         )
+        # The Redis Streams bus (set on each /metrics scrape; absent numbers stay 0).
+        self.bus_stream_length = Gauge(
+            "omnicrm_bus_stream_length",
+            "Entries in each partition's stream (trimmed with MAXLEN ~)",
+            ["partition"],
+            registry=self.registry,
+        )
+        self.bus_pending = Gauge(
+            "omnicrm_bus_pending",
+            "Entries delivered to a worker and not yet acknowledged, per partition",
+            ["partition"],
+            registry=self.registry,
+        )
+        self.bus_dead_letters = Gauge(
+            "omnicrm_bus_dead_letters",
+            "Entries in the dead-letter stream (see `omnicrm dlq list`)",
+            registry=self.registry,
+        )

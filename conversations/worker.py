@@ -11,7 +11,7 @@ from datetime import UTC
 from sqlalchemy import select
 
 from channels.base import InboundEvent
-from conversations.bus import Bus
+from conversations.bus import Bus, Publication
 from conversations.engine import ConversationEngine
 from conversations.metrics import EngineMetrics
 from crm_core.db import Database
@@ -57,10 +57,10 @@ class Worker:
         )
         async with self.db.reading() as session:
             rows = (await session.execute(stmt)).all()
-        fresh = [(event_id, key) for event_id, key in rows if event_id not in self._recovered]
-        for event_id, key in fresh:
-            self._recovered.add(event_id)
-            self.bus.publish(event_id, key=key)
+        fresh = [Publication(event_id, key) for event_id, key in rows]
+        fresh = [item for item in fresh if item.event_id not in self._recovered]
+        self._recovered.update(item.event_id for item in fresh)
+        await self.bus.publish(fresh)
         if fresh:
             log.info("recovered %d unprocessed inbox events", len(fresh))
         return len(fresh)
@@ -101,6 +101,28 @@ class Worker:
                 self.on_replies()
             return
         self._recovered.discard(event_id)
+
+    async def process_once(self, event_id: str) -> None:
+        """One attempt, for a shared bus that redelivers: a failure is counted and re-raised.
+
+        The bus decides about retries (redelivery) and gives up with `give_up`.
+        """
+        parsed = await self._parse_first(event_id)
+        started = time.perf_counter()
+        try:
+            outcome = await self.engine.process(event_id, parsed=parsed)
+        except Exception as exc:
+            self.metrics.processing_failures.inc()
+            log.exception("processing inbox event %s failed", event_id)
+            await self._record_failure(event_id, repr(exc), give_up=False)
+            raise
+        self.metrics.processing.observe(time.perf_counter() - started)
+        if outcome.replies:
+            self.on_replies()
+
+    async def give_up(self, event_id: str, reason: str) -> None:
+        """Park an event the bus dead-lettered: its inbox row becomes `failed`."""
+        await self._record_failure(event_id, reason, give_up=True)
 
     async def _parse_first(self, event_id: str) -> ParseResult | None:
         """Run NLU before the engine opens its transaction: with Rasa it is an HTTP call.

@@ -246,6 +246,8 @@ class InboxEvent(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     received_at: Mapped[datetime] = _created()
     processed_at: Mapped[datetime | None] = mapped_column()
+    # Set once the event is on a shared bus (Redis); the outbox relay publishes the rest.
+    published_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),

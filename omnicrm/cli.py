@@ -54,6 +54,8 @@ customers_app = typer.Typer(
     help="Data-subject requests: export or erase one customer (audited).", no_args_is_help=True
 )
 app.add_typer(customers_app, name="customers")
+dlq_app = typer.Typer(help="Dead letters of the Redis bus: list and replay.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
 
 T = TypeVar("T")
 RoleOption = Annotated[Role, typer.Option("--role", help="agent, supervisor or admin")]
@@ -95,19 +97,57 @@ def _logging(settings: Settings) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to bind")] = 8000,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="with Redis: also consume the bus here")
+    ] = False,
 ) -> None:
-    """Run the web app with the in-process worker, dispatcher, handoff clock and automation."""
+    """Run the web app with the in-process worker, dispatcher, handoff clock and automation.
+
+    With OMNICRM_REDIS_URL set it is web only (run `omnicrm worker`), unless --with-worker.
+    """
     settings = _settings()
     _logging(settings)
-    commands.serve(settings, host=host, port=port)
+    commands.serve(settings, host=host, port=port, with_worker=with_worker)
 
 
 @app.command()
 def worker() -> None:
-    """Run only the worker: processes stored inbox events and sends the outbox (no web)."""
+    """Run only the worker: consumes the bus (or polls the inbox) and sends the outbox."""
     settings = _settings()
     _logging(settings)
     _run(lambda: commands.run_worker(settings))
+
+
+@dlq_app.command("list")
+def dlq_list(
+    limit: Annotated[int, typer.Option(help="at most this many, oldest first")] = 1000,
+) -> None:
+    """Show the events the Redis bus gave up on after too many deliveries."""
+    settings = _settings()
+    rows = _run(lambda: commands.dlq_list(settings, limit=limit))
+    for row in rows:
+        when = row.dead_at.strftime("%Y-%m-%d %H:%M:%S")
+        typer.echo(
+            f"{row.id}  {when}  event={row.event_id or '-'}  deliveries={row.deliveries}  "
+            f"{row.reason}"
+        )
+    typer.echo(f"{len(rows)} dead letter(s)")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="dead-letter ids (from `dlq list`)")
+    ] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="replay every dead letter")] = False,
+) -> None:
+    """Publish dead letters to their stream again and remove them from the dead letters."""
+    if bool(ids) == replay_all:
+        typer.echo("error: give dead-letter ids or --all (not both)", err=True)
+        raise typer.Exit(code=2)
+    settings = _settings()
+    done = _run(lambda: commands.dlq_replay(settings, None if replay_all else list(ids or [])))
+    typer.echo(f"{done} dead letter(s) replayed")
 
 
 @app.command()

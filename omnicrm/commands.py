@@ -15,10 +15,13 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 import yaml
+from redis.exceptions import RedisError
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from conversations.faq_store import read_records as read_faq_records
+from conversations.redis_bus import RedisBus, connect
 from crm_core import demo as demo_data
 from crm_core import faq_store
 from crm_core.auth import create_agent
@@ -26,8 +29,9 @@ from crm_core.auth import create_api_key as new_api_key
 from crm_core.automation import AutomationRules, Report, run_due
 from crm_core.booking import BookingRules
 from crm_core.db import Database
-from crm_core.enums import Role
+from crm_core.enums import InboxStatus, Role
 from crm_core.migrate import upgrade
+from crm_core.models import InboxEvent
 from crm_core.reporting.export_audit import audit_export
 from crm_core.reporting.export_query import ExportQuery
 from crm_core.reporting.export_render import Format, Kind, render
@@ -157,10 +161,15 @@ async def set_telegram_webhook(settings: Settings) -> str:
     return url
 
 
-def serve(settings: Settings, *, host: str, port: int) -> None:
-    """Run uvicorn on the app factory with these settings (one process: SQLite has one writer)."""
+def serve(settings: Settings, *, host: str, port: int, with_worker: bool = False) -> None:
+    """Run uvicorn on the app factory with these settings (one process: SQLite has one writer).
+
+    With Redis the web process only stores and publishes; `omnicrm worker` processes, unless
+    `with_worker` runs a consumer here too. Without Redis the worker is embedded, as before.
+    """
     from omnicrm.app import create_app
 
+    settings = serve_settings(settings, with_worker=with_worker)
     # No access log: query strings carry phones and e-mails (customer search), never log them.
     uvicorn.run(
         create_app(settings),
@@ -171,8 +180,18 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     )
 
 
+def serve_settings(settings: Settings, *, with_worker: bool) -> Settings:
+    """The web process's settings: with Redis it consumes only when asked to."""
+    if settings.redis_url:
+        return settings.model_copy(update={"embedded_worker": with_worker})
+    return settings
+
+
 async def run_worker(settings: Settings) -> None:
-    """Run recovery polling, the partitions and the dispatcher until SIGINT/SIGTERM."""
+    """Run the bus consumer (Redis) or inbox polling, and the dispatcher, until SIGINT/SIGTERM.
+
+    A stop finishes the events in hand and releases the partition leases (Runtime.stop).
+    """
     runtime = Runtime.build(settings.model_copy(update={"embedded_worker": True}))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -184,6 +203,78 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
     finally:
         await runtime.stop()
+
+
+@dataclass(frozen=True)
+class DeadLetterRow:
+    """One dead letter as `omnicrm dlq list` prints it."""
+
+    id: str
+    event_id: str | None
+    source: str
+    deliveries: int
+    reason: str
+    dead_at: datetime
+
+
+@contextlib.asynccontextmanager
+async def _redis_bus(settings: Settings) -> AsyncIterator[RedisBus]:
+    if not settings.redis_url:
+        raise CommandError("set OMNICRM_REDIS_URL: dead letters exist only on the Redis bus")
+    bus = RedisBus(
+        connect(settings.redis_url),
+        partitions=settings.worker_partitions,
+        prefix=settings.redis_prefix,
+        maxlen=settings.redis_stream_maxlen,
+    )
+    try:
+        yield bus
+    except (RedisError, OSError) as exc:
+        raise CommandError(f"Redis problem: {exc}") from exc
+    finally:
+        await bus.client.aclose()
+
+
+async def dlq_list(settings: Settings, *, limit: int = 1000) -> list[DeadLetterRow]:
+    async with _redis_bus(settings) as bus:
+        letters = await bus.dead_letters(limit=limit)
+    return [
+        DeadLetterRow(
+            letter.id,
+            letter.event_id(),
+            letter.source,
+            letter.deliveries,
+            letter.reason,
+            letter.dead_at,
+        )
+        for letter in letters
+    ]
+
+
+async def dlq_replay(settings: Settings, ids: list[str] | None) -> int:
+    """Publish dead letters again (all when `ids` is None); their inbox rows become pending.
+
+    A dead-lettered event was parked as failed, and processing skips failed rows, so the
+    replay sets it back to pending first (attempts are kept, for the record).
+    """
+    async with _redis_bus(settings) as bus:
+        letters = await bus.dead_letters(limit=100_000)
+        if ids is not None:
+            unknown = set(ids) - {letter.id for letter in letters}
+            if unknown:
+                raise CommandError(f"no such dead letter: {', '.join(sorted(unknown))}")
+            letters = [letter for letter in letters if letter.id in set(ids)]
+        event_ids = [e for e in (letter.event_id() for letter in letters) if e is not None]
+        if event_ids:
+            async with _database(settings) as db, db.transaction() as session:
+                await session.execute(
+                    update(InboxEvent)
+                    .where(InboxEvent.id.in_(event_ids))
+                    .where(InboxEvent.status == InboxStatus.FAILED.value)
+                    .values(status=InboxStatus.PENDING.value)
+                )
+        replayed = await bus.replay([letter.id for letter in letters])
+    return len(replayed)
 
 
 async def poll_email(settings: Settings, *, once: bool) -> int:

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from channels.base import ChannelAdapter
 from channels.file_links import FileLinks
@@ -20,6 +20,8 @@ from conversations.flows.base import FlowRules
 from conversations.flows.runner import FlowRunner
 from conversations.hours import BusinessHours
 from conversations.metrics import EngineMetrics
+from conversations.redis_bus import RedisBus, connect
+from conversations.redis_consumer import StreamConsumer, relay_forever
 from conversations.worker import Worker
 from crm_core.automation import AutomationRules, run_forever
 from crm_core.booking.rules import BookingRules
@@ -54,17 +56,14 @@ class Runtime:
     handoff: HandoffScheduler
     faq: FaqKnowledge
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    consumer: StreamConsumer | None = None  # the Redis Streams consumer, in a worker process
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         db = Database(settings.database_url)
         adapters = build_adapters(settings, db)
         metrics = EngineMetrics()
-        bus: Bus = (
-            InProcessBus(settings.worker_partitions)
-            if settings.embedded_worker
-            else InboxPollingBus()
-        )
+        bus = build_bus(settings)
         entities = EntityExtractor(settings.timezone, settings.default_region)
         builtin = BuiltinNLU(entities=entities, default_language=settings.default_language)
         nlu = build_nlu(
@@ -118,17 +117,16 @@ class Runtime:
         for name, state in self.channel_states().items():
             log.info("channel %s is %s", name, state)
         log.info("NLU backend: %s", self.nlu.status())
-        if self.settings.redis_url:
-            log.warning(
-                "OMNICRM_REDIS_URL is set, but this version's bus is the database inbox; "
-                "workers poll it (Redis Streams arrive with the scale-out work)"
-            )
+        log.info("bus: %s", self.bus.kind)
         await self._load_faq()
         if not self.settings.embedded_worker:
             return
-        await self.worker.recover()
-        for partition in range(self.bus.partitions):
-            self._spawn(self.worker.run_partition(partition), f"worker-{partition}")
+        if isinstance(self.bus, RedisBus):
+            self._start_stream_consumer(self.bus)
+        else:
+            await self.worker.recover()
+            for partition in range(self.bus.partitions):
+                self._spawn(self.worker.run_partition(partition), f"worker-{partition}")
         self._spawn(self.dispatcher.run(), "dispatcher")
         self._spawn(self.faq.run(), "faq-refresh")
         self._spawn(
@@ -146,8 +144,33 @@ class Runtime:
         )
         if imap_configured(self):
             self._spawn(poll_forever(self), "imap-poll")
-        if poll_inbox:
+        if poll_inbox and not isinstance(self.bus, RedisBus):
             self._spawn(self.worker.poll_inbox(self.settings.dispatch_poll_seconds), "inbox-poll")
+
+    def _start_stream_consumer(self, bus: RedisBus) -> None:
+        """Consume the streams this process holds leases for, and relay the outbox."""
+        settings = self.settings
+        self.consumer = StreamConsumer(
+            bus,
+            handle=self.worker.process_once,
+            give_up=self.worker.give_up,
+            lease_seconds=settings.bus_lease_seconds,
+            claim_idle_seconds=settings.bus_claim_idle_seconds,
+            max_deliveries=settings.bus_max_deliveries,
+            retry_delay_seconds=settings.bus_retry_seconds,
+            transient=(OperationalError, InterfaceError, OSError, TimeoutError),
+        )
+        self._spawn(self.consumer.run(), "bus-consumer")
+        self._spawn(
+            relay_forever(
+                self.db,
+                bus,
+                interval_seconds=settings.outbox_relay_seconds,
+                unpublished_after=timedelta(seconds=settings.outbox_relay_seconds),
+                republish_after=timedelta(seconds=settings.outbox_republish_seconds),
+            ),
+            "outbox-relay",
+        )
 
     async def _load_faq(self) -> None:
         """Seed an empty knowledge base from the shipped faq.yml, then load it for the bot."""
@@ -172,6 +195,12 @@ class Runtime:
         self.tasks.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
 
     async def stop(self) -> None:
+        if self.consumer is not None:
+            # Finish the entries in hand and release the leases before anything is cancelled.
+            try:
+                await asyncio.wait_for(self.consumer.stop(), timeout=30.0)
+            except TimeoutError:
+                log.warning("the bus consumer did not stop in time; its entries will be claimed")
         for task in self.tasks:
             task.cancel()
         pending = set(self.tasks)
@@ -182,10 +211,30 @@ class Runtime:
                 log.warning("task %s did not stop; cancelling it again", task.get_name())
                 task.cancel()
         self.tasks.clear()
+        try:
+            await self.dispatcher.release()  # unfinished sends go to another worker now
+        except SQLAlchemyError:
+            log.warning("could not release claimed sends; they are retried when the lease ends")
         for adapter in self.adapters.values():
             await adapter.close()
         await self.nlu.aclose()
+        if isinstance(self.bus, RedisBus):
+            await self.bus.client.aclose()
         await self.db.dispose()
+
+
+def build_bus(settings: Settings) -> Bus:
+    """Redis Streams when REDIS_URL is set; else in-process queues, or none without a worker."""
+    if settings.redis_url:
+        return RedisBus(
+            connect(settings.redis_url),
+            partitions=settings.worker_partitions,
+            prefix=settings.redis_prefix,
+            maxlen=settings.redis_stream_maxlen,
+        )
+    if settings.embedded_worker:
+        return InProcessBus(settings.worker_partitions)
+    return InboxPollingBus()
 
 
 def flow_rules(settings: Settings) -> FlowRules:

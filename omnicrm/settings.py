@@ -108,6 +108,16 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     auto_migrate: bool = True
 
+    # Redis Streams bus (used when REDIS_URL is set; see conversations/redis_bus.py).
+    redis_prefix: str = Field(default="omnicrm", min_length=1, max_length=64)
+    redis_stream_maxlen: int = Field(default=100_000, ge=1000)
+    bus_max_deliveries: int = Field(default=5, ge=1, le=100)  # then the dead-letter stream
+    bus_lease_seconds: float = Field(default=10.0, gt=0)  # a dead worker's partitions move after
+    bus_claim_idle_seconds: float = Field(default=30.0, gt=0)  # a pending entry is then claimed
+    bus_retry_seconds: float = Field(default=1.0, ge=0)
+    outbox_relay_seconds: float = Field(default=5.0, gt=0)  # unpublished events older than this
+    outbox_republish_seconds: float = Field(default=300.0, gt=0)  # published but still pending
+
     @field_validator("handoff_skill_map")
     @classmethod
     def _readable_skill_map(cls, value: str) -> str:
