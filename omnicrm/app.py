@@ -42,6 +42,7 @@ from omnicrm.api import (
     webchat,
     webhooks,
 )
+from omnicrm.dead_letters import bus_dead_letters
 from omnicrm.media import media_sources
 from omnicrm.runtime import Runtime
 from omnicrm.settings import Settings
@@ -141,6 +142,7 @@ def _mount_console(app: FastAPI, settings: Settings) -> None:
             signer=signer,
             secure_cookies=settings.public_url.startswith("https://"),
             on_reply=lambda request: request.app.state.runtime.dispatcher.wake(),
+            get_dead_letters=lambda request: bus_dead_letters(request.app.state.runtime),
         )
     )
 

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 import uvicorn
 import yaml
 from redis.exceptions import RedisError
-from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -29,13 +28,13 @@ from crm_core.auth import create_api_key as new_api_key
 from crm_core.automation import AutomationRules, Report, run_due
 from crm_core.booking import BookingRules
 from crm_core.db import Database
-from crm_core.enums import InboxStatus, Role
+from crm_core.enums import Role
 from crm_core.migrate import upgrade
-from crm_core.models import InboxEvent
 from crm_core.reporting.export_audit import audit_export
 from crm_core.reporting.export_query import ExportQuery
 from crm_core.reporting.export_render import Format, Kind, render
 from crm_core.types import utcnow
+from omnicrm.dead_letters import UnknownDeadLetters, replay_dead_letters
 from omnicrm.runtime import Runtime
 from omnicrm.settings import Settings
 
@@ -252,28 +251,12 @@ async def dlq_list(settings: Settings, *, limit: int = 1000) -> list[DeadLetterR
 
 
 async def dlq_replay(settings: Settings, ids: list[str] | None) -> int:
-    """Publish dead letters again (all when `ids` is None); their inbox rows become pending.
-
-    A dead-lettered event was parked as failed, and processing skips failed rows, so the
-    replay sets it back to pending first (attempts are kept, for the record).
-    """
-    async with _redis_bus(settings) as bus:
-        letters = await bus.dead_letters(limit=100_000)
-        if ids is not None:
-            unknown = set(ids) - {letter.id for letter in letters}
-            if unknown:
-                raise CommandError(f"no such dead letter: {', '.join(sorted(unknown))}")
-            letters = [letter for letter in letters if letter.id in set(ids)]
-        event_ids = [e for e in (letter.event_id() for letter in letters) if e is not None]
-        if event_ids:
-            async with _database(settings) as db, db.transaction() as session:
-                await session.execute(
-                    update(InboxEvent)
-                    .where(InboxEvent.id.in_(event_ids))
-                    .where(InboxEvent.status == InboxStatus.FAILED.value)
-                    .values(status=InboxStatus.PENDING.value)
-                )
-        replayed = await bus.replay([letter.id for letter in letters])
+    """Publish dead letters again (all when `ids` is None); their inbox rows become pending."""
+    async with _redis_bus(settings) as bus, _database(settings) as db:
+        try:
+            replayed = await replay_dead_letters(bus, db, ids)
+        except UnknownDeadLetters as exc:
+            raise CommandError(str(exc)) from exc
     return len(replayed)
 
 

@@ -110,6 +110,8 @@ CONSOLE: dict[tuple[str, str], Role | None] = {
     ("GET", "/console/dashboard"): SUPERVISOR,
     ("GET", "/console/export"): SUPERVISOR,
     ("GET", "/console/export/download"): SUPERVISOR,
+    ("GET", "/console/dead-letters"): SUPERVISOR,
+    ("POST", "/console/dead-letters/replay"): SUPERVISOR,
     ("GET", "/console/customers/{customer_id}"): AGENT,
     ("POST", "/console/customers/{customer_id}/export"): ADMIN,
     ("POST", "/console/customers/{customer_id}/erase"): ADMIN,

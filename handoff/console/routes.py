@@ -20,6 +20,8 @@ from handoff import assignment, service
 from handoff.console.conversation_view import ACTIONS, ERRORS, conversation_router
 from handoff.console.customer_view import customer_router
 from handoff.console.dashboard_view import dashboard_router
+from handoff.console.dead_letter_source import DeadLetterSource
+from handoff.console.dead_letters_view import dead_letters_router
 from handoff.console.export_view import export_router
 from handoff.console.i18n import LANG_COOKIE, LANGUAGES, translator
 from handoff.console.list_view import list_router
@@ -43,6 +45,7 @@ def console_router(
     secure_cookies: bool,
     on_reply: Callable[[Request], None] = lambda _request: None,
     get_timezone: Callable[[Request], str] = runtime_timezone,
+    get_dead_letters: Callable[[Request], DeadLetterSource | None] = lambda _request: None,
 ) -> APIRouter:
     """Build the console routes around a database getter and a cookie signer."""
     console = Console(
@@ -51,6 +54,7 @@ def console_router(
         secure_cookies=secure_cookies,
         on_reply=on_reply,
         get_timezone=get_timezone,
+        get_dead_letters=get_dead_letters,
     )
     router = APIRouter()
     for part in (
@@ -64,6 +68,7 @@ def console_router(
         customer_router,
         dashboard_router,
         export_router,
+        dead_letters_router,
     ):
         router.include_router(part(console), prefix="/console", include_in_schema=False)
     return router

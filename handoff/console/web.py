@@ -18,6 +18,7 @@ from crm_core.db import Database
 from crm_core.enums import Role
 from crm_core.models import Agent
 from handoff import service
+from handoff.console.dead_letter_source import DeadLetterSource
 from handoff.console.i18n import choose_language, translator
 from handoff.console.sessions import COOKIE, SessionSigner
 from handoff.console.timeline import duration, local_time
@@ -78,12 +79,14 @@ class Console:
         secure_cookies: bool,
         on_reply: Callable[[Request], None],
         get_timezone: Callable[[Request], str],
+        get_dead_letters: Callable[[Request], DeadLetterSource | None] = lambda _request: None,
     ) -> None:
         self.get_db = get_db
         self.signer = signer
         self.secure_cookies = secure_cookies
         self.on_reply = on_reply
         self.get_timezone = get_timezone
+        self.get_dead_letters = get_dead_letters  # None: the bus is in-process, nothing dies
         self.env = templates()
 
     def tz(self, request: Request) -> ZoneInfo:
