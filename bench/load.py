@@ -124,6 +124,8 @@ class Poster:
         self.url = f"{base_url}/webhooks/telegram"
         self.headers = {SECRET_HEADER: secret, "Content-Type": "application/json"}
         self._update_ids = itertools.count(700_000_000)
+        self.accepted_bytes = 0  # raw payload of every update answered 200: the storage yardstick
+        self.accepted = 0
 
     async def post(self, customer: Customer) -> int:
         """POST the customer's next message; the HTTP status, or 0 when the request failed."""
@@ -131,6 +133,9 @@ class Poster:
         try:
             async with self.session.post(self.url, data=body, headers=self.headers) as response:
                 await response.read()
+                if response.status == 200:
+                    self.accepted += 1
+                    self.accepted_bytes += len(body)
                 return response.status
         except (aiohttp.ClientError, TimeoutError):
             return 0

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -25,12 +26,21 @@ def free_port() -> int:
 
 
 class AppServer:
-    """One `uvicorn --factory omnicrm.app:create_app` process with its own settings and log."""
+    """One `uvicorn` process (by default `--factory omnicrm.app:create_app`) with its own
+    settings and log; `app` names another ASGI app, e.g. the bare endpoint."""
 
-    def __init__(self, *, workdir: Path, name: str, settings: dict[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        workdir: Path,
+        name: str,
+        settings: dict[str, str],
+        app: Sequence[str] = ("--factory", "omnicrm.app:create_app"),
+    ) -> None:
         self.workdir = workdir
         self.name = name
         self.settings = settings
+        self.app = tuple(app)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"{name}.log"
@@ -73,22 +83,15 @@ class AppServer:
                 await asyncio.sleep(0.1)
         self.started_in_s = time.perf_counter() - began
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        # Only our settings: a developer's OMNICRM_* variables must not leak into the run,
-        # and the working directory is the temp dir so no `.env` is picked up either.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OMNICRM_")}
-        env.update(self.settings)
-        env["PYTHONUNBUFFERED"] = "1"
-        command = [
-            sys.executable, "-m", "uvicorn", "--factory", "omnicrm.app:create_app",
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", *self.app,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
-        with self.log_path.open("wb") as log:
-            self._proc = subprocess.Popen(
-                command, cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )  # fmt: skip
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        self._proc = spawn(self.command(), self.workdir, self.settings, self.log_path)
         return self._proc
 
     def stop(self, grace_s: float = 10.0) -> None:
@@ -128,6 +131,38 @@ class AppServer:
         text = _read(str(self.log_path)) or ""
         marks = ("ERROR", "CRITICAL", "Traceback", "WARNING")
         return [line for line in text.splitlines() if any(mark in line for mark in marks)]
+
+
+class WorkerProcess(AppServer):
+    """One `omnicrm worker` process: no port, so it is ready once it answers replies."""
+
+    async def start(self, timeout_s: float = 60.0) -> None:
+        """Spawn it; the warm-up (which waits for replies) proves it works."""
+        began = time.perf_counter()
+        self._spawn()
+        await asyncio.sleep(0.2)
+        if self._proc is not None and self._proc.poll() is not None:
+            code = self._proc.returncode
+            raise RuntimeError(f"{self.name} exited with {code}:\n{self.log_tail()}")
+        self.started_in_s = time.perf_counter() - began
+
+    def command(self) -> list[str]:
+        return [str(Path(sys.executable).parent / "omnicrm"), "worker"]
+
+
+def spawn(
+    command: Sequence[str], workdir: Path, settings: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """Start a process with only our settings: a developer's OMNICRM_* variables must not leak
+    into the run, and the working directory is the temp dir so no `.env` is picked up either."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNICRM_")}
+    env.update(settings)
+    env["PYTHONUNBUFFERED"] = "1"
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            list(command), cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
 
 
 async def _healthy(session: aiohttp.ClientSession, url: str) -> bool:
