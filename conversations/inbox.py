@@ -78,9 +78,15 @@ async def publish(db: Database, bus: Bus, items: Sequence[Publication]) -> bool:
         log.warning("bus publish failed; the outbox relay will retry %d event(s)", len(items))
         return False
     ids = [item.event_id for item in items]
+    # A worker may already hold an event's row (it locks it while processing): waiting for
+    # that lock made the webhook's answer wait for the bot. A locked row is being processed,
+    # so it is skipped here; should that processing fail, the relay publishes it again.
+    unlocked = (
+        select(InboxEvent.id).where(InboxEvent.id.in_(ids)).with_for_update(skip_locked=True)
+    )
     async with db.transaction() as session:
         await session.execute(
-            update(InboxEvent).where(InboxEvent.id.in_(ids)).values(published_at=utcnow())
+            update(InboxEvent).where(InboxEvent.id.in_(unlocked)).values(published_at=utcnow())
         )
     return True
 

@@ -136,7 +136,7 @@ class RedisBus:
         return self._depth
 
     async def ensure_groups(self) -> None:
-        """Create the consumer group on every stream (and the stream), once."""
+        """Create the consumer group on every stream (and the stream) where it is missing."""
         for partition in range(self.partitions):
             try:
                 await self.client.xgroup_create(

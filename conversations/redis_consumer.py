@@ -97,12 +97,11 @@ class StreamConsumer:
 
     async def run(self) -> None:
         """Balance leases every third of the lease time until `stop` (Redis may start later)."""
-        ready = False
         while not self._stopping.is_set():
             try:
-                if not ready:
-                    await self.bus.ensure_groups()
-                    ready = True
+                # Every round, not once: a Redis that comes back empty (no AOF) has lost the
+                # groups, and reading would fail with NOGROUP until they exist again.
+                await self.bus.ensure_groups()
                 await self.balance()
             except (RedisError, OSError) as exc:
                 log.warning("bus lease round failed: %s", exc)

@@ -213,7 +213,7 @@ class Runtime:
         self.tasks.clear()
         try:
             await self.dispatcher.release()  # unfinished sends go to another worker now
-        except SQLAlchemyError:
+        except (SQLAlchemyError, OSError, TimeoutError):  # the database may be the reason we stop
             log.warning("could not release claimed sends; they are retried when the lease ends")
         for adapter in self.adapters.values():
             await adapter.close()

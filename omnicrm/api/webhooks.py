@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, Request
@@ -12,10 +13,13 @@ from conversations import inbox
 from conversations.status import apply_statuses
 from omnicrm.api.body import read_capped
 from omnicrm.api.deps import RuntimeDep
-from omnicrm.api.errors import ApiError
+from omnicrm.api.errors import ApiError, error_body
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 log = logging.getLogger(__name__)
+
+STORE_TIMEOUT_SECONDS = 10.0  # storing an event normally takes milliseconds
+RETRY_AFTER_SECONDS = 5
 
 
 @router.post("/telegram")
@@ -73,12 +77,19 @@ async def _receive(channel: str, request: Request, runtime: RuntimeDep) -> Respo
         raise
     ack: WebhookAck | None = getattr(adapter, "ack", None)
     try:
-        updated = await apply_statuses(runtime.db, parsed.statuses)
-        stored = await inbox.receive(runtime.db, runtime.bus, parsed.events)
-    except Exception as exc:
+        # Bounded: a database that does not answer (a stalled connect) must not hold the
+        # channel's request open; it gets a 503 and retries.
+        async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
+            updated = await apply_statuses(runtime.db, parsed.statuses)
+            stored = await inbox.receive(runtime.db, runtime.bus, parsed.events)
+    except Exception:
         # Never 200 without a committed row: the channel will retry a 503.
         log.exception("could not store %s webhook", channel)
-        raise ApiError(503, "unavailable", "could not store the event; retry later") from exc
+        return JSONResponse(
+            error_body("unavailable", "could not store the event; retry later"),
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if parsed.statuses:
         metrics.labels(channel=channel, result="status").inc(len(parsed.statuses))
     if not parsed.events:

@@ -278,3 +278,26 @@ async def test_an_outage_is_waited_out_not_counted_as_poison(bus: RedisBus) -> N
     assert outage["left"] == 0
     assert await bus.dead_letters() == []
     assert recorder.given_up == []
+
+
+async def test_a_redis_that_comes_back_empty_gets_its_groups_again(bus: RedisBus) -> None:
+    """Redis restarted without its data (no AOF): streams and groups are gone; the workers
+    create them again and go on consuming, instead of failing with NOGROUP forever."""
+    recorder = Recorder()
+    consumer = make_consumer(bus, recorder)
+    task = await running(consumer)
+    await bus.publish([Publication("before", "telegram:7")])
+
+    async def first_done() -> bool:
+        return recorder.done == ["before"]
+
+    await until(first_done)
+    streams = [bus.keys.stream(partition) for partition in range(bus.partitions)]
+    await bus.client.delete(*streams)  # what an empty restart leaves: no stream, no group
+    await bus.publish([Publication("after", "telegram:7")])
+
+    async def second_done() -> bool:
+        return recorder.done == ["before", "after"]
+
+    await until(second_done)
+    await stopped(consumer, task)
